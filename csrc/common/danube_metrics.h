@@ -1,0 +1,184 @@
+/*
+ * danube-metrics C core: public interface.
+ *
+ * A monitor is opened once (files opened, buffers sized, baseline counters taken), sampled many
+ * times without allocating, and closed once. Every function returns DM_OK (0) or a negative
+ * DM_E_* code; results go out through caller-provided structs.
+ *
+ * The parsers are pure functions over (buffer, length): they never read past `len` and return
+ * DM_E_PARSE on malformed input, so they can be fuzzed directly.
+ */
+#ifndef DANUBE_METRICS_H
+#define DANUBE_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. */
+#define DM_OK 0
+#define DM_E_OS (-1)          /* a system call failed: dm_error.os_errno and .path say which */
+#define DM_E_PARSE (-2)       /* a file's content is malformed: .path and .detail say how */
+#define DM_E_BUFFER (-3)      /* a file outgrew its buffer: call dm_monitor_grow, then retry */
+#define DM_E_AGAIN (-4)       /* no rate yet (no interval measured, or counters were reset) */
+#define DM_E_INVALID (-5)     /* a bad argument */
+#define DM_E_NOMEM (-6)       /* allocation failed (only at open or grow) */
+#define DM_E_UNSUPPORTED (-7) /* not available on this platform */
+
+/* Metric bits for dm_monitor_sample. */
+#define DM_CPU 1u
+#define DM_MEMORY 2u
+#define DM_DISK 4u
+#define DM_NETWORK 8u
+#define DM_ALL 15u
+
+/* Kinds of monitor. */
+#define DM_KIND_HOST 1
+
+/* Interface selection modes (see semantics.md, "Network I/O"). */
+#define DM_NET_PHYSICAL 1  /* interfaces not under /sys/devices/virtual/net */
+#define DM_NET_ALL_BUT_LO 2 /* no physical interface exists (a container's veth) */
+#define DM_NET_USER_LIST 3 /* the caller named the interfaces */
+
+#define DM_MAX_DISKS 1024
+#define DM_MAX_IFACES 64
+#define DM_NAME_MAX 32
+
+typedef struct dm_error {
+    int code;           /* DM_OK or a DM_E_* code */
+    int os_errno;       /* errno for DM_E_OS, else 0 */
+    const char *path;   /* the file involved (owned by the monitor), or NULL */
+    const char *detail; /* static text describing the failure, or NULL */
+} dm_error;
+
+typedef struct dm_sample {
+    double cpu_percent;    /* 0..100 */
+    double memory_percent; /* 0..100 */
+    double disk_read_bytes_per_sec;
+    double disk_write_bytes_per_sec;
+    double net_rx_bytes_per_sec;
+    double net_tx_bytes_per_sec;
+    dm_error cpu;     /* status of each reading requested */
+    dm_error memory;
+    dm_error disk;
+    dm_error network;
+} dm_sample;
+
+typedef struct dm_options {
+    const char *root;        /* path prefix for every file read; NULL or "" means "/" */
+    int64_t min_interval_ns; /* rates over a shorter interval return the last values */
+    const char *interfaces;  /* comma-separated interface names to count, or NULL for automatic */
+} dm_options;
+
+typedef struct dm_monitor dm_monitor;
+
+int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err);
+/* Samples the metrics in `metrics` at the monotonic clock's current time. Returns DM_OK when
+   every requested reading succeeded, else the first failing code; each reading's own status is
+   in out->cpu, ->memory, ->disk, ->network. */
+int dm_monitor_sample(dm_monitor *mon, unsigned metrics, dm_sample *out);
+/* The same at an explicit monotonic time in nanoseconds (tests drive time with it). */
+int dm_monitor_sample_at(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out);
+/* Enlarges the buffers of the metrics in `metrics` to fit their files as they are now. */
+int dm_monitor_grow(dm_monitor *mon, unsigned metrics, dm_error *err);
+void dm_monitor_close(dm_monitor *mon);
+
+int dm_monitor_kind(const dm_monitor *mon);
+int64_t dm_monitor_min_interval_ns(const dm_monitor *mon);
+/* Whole disks counted, and network interfaces counted (empty in DM_NET_ALL_BUT_LO mode). */
+size_t dm_monitor_disk_count(const dm_monitor *mon);
+const char *dm_monitor_disk_name(const dm_monitor *mon, size_t i);
+int dm_monitor_net_mode(const dm_monitor *mon);
+size_t dm_monitor_iface_count(const dm_monitor *mon);
+const char *dm_monitor_iface_name(const dm_monitor *mon, size_t i);
+
+int64_t dm_monotonic_ns(void);
+
+/* ---- Pure parsers ---------------------------------------------------------------------- */
+
+/* First "cpu " line of /proc/stat, in USER_HZ ticks. Fields a kernel lacks are 0. */
+typedef struct dm_cpu_times {
+    uint64_t user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice;
+    int nfields;
+} dm_cpu_times;
+int dm_parse_proc_stat(const char *buf, size_t len, dm_cpu_times *out);
+/* busy = user + nice + system + irq + softirq + steal (guest is inside user); idle = idle + iowait */
+void dm_cpu_busy_idle(const dm_cpu_times *t, uint64_t *busy, uint64_t *idle);
+
+/* /proc/meminfo, in bytes. available falls back to MemFree + Buffers + Cached + SReclaimable -
+   Shmem on kernels without MemAvailable (has_mem_available then 0). */
+typedef struct dm_meminfo {
+    uint64_t total;
+    uint64_t available;
+    int has_mem_available;
+} dm_meminfo;
+int dm_parse_meminfo(const char *buf, size_t len, dm_meminfo *out);
+/* used / total * 100, clamped to 0..100; DM_E_PARSE when total is 0 */
+int dm_memory_percent(const dm_meminfo *m, double *out);
+
+/* One /proc/diskstats line (without its newline). name is an offset into the line. */
+typedef struct dm_diskstats_line {
+    uint32_t major, minor;
+    size_t name_off, name_len;
+    uint64_t sectors_read, sectors_written;
+    int nfields;
+} dm_diskstats_line;
+int dm_parse_diskstats_line(const char *line, size_t len, dm_diskstats_line *out);
+
+typedef struct dm_disk_set {
+    size_t n;
+    uint64_t dev[DM_MAX_DISKS]; /* major << 32 | minor */
+    char name[DM_MAX_DISKS][DM_NAME_MAX];
+} dm_disk_set;
+/* Picks the whole disks of a diskstats file: no partitions, loop, ram, zram, dm-*, md*. */
+int dm_diskstats_select(const char *buf, size_t len, dm_disk_set *out);
+/* Bytes read and written by the disks in `set` (512-byte sectors). */
+/* The name of the i-th disk in the set, or NULL. */
+const char *dm_disk_set_name(const dm_disk_set *set, size_t i);
+int dm_diskstats_sum(const char *buf, size_t len, const dm_disk_set *set, uint64_t *read_bytes,
+                     uint64_t *written_bytes);
+
+/* One /proc/net/dev interface line. */
+typedef struct dm_netdev_line {
+    size_t name_off, name_len;
+    uint64_t rx_bytes, tx_bytes;
+} dm_netdev_line;
+/* DM_OK for an interface line, DM_E_AGAIN for a header line, DM_E_PARSE otherwise. */
+int dm_parse_netdev_line(const char *line, size_t len, dm_netdev_line *out);
+
+typedef struct dm_iface_set {
+    int mode; /* DM_NET_* */
+    size_t n;
+    char name[DM_MAX_IFACES][DM_NAME_MAX];
+} dm_iface_set;
+int dm_netdev_sum(const char *buf, size_t len, const dm_iface_set *set, uint64_t *rx_bytes,
+                  uint64_t *tx_bytes);
+/* Fills `set` from a comma-separated list of names (DM_NET_USER_LIST). */
+int dm_iface_set_from_list(const char *list, dm_iface_set *set);
+
+/* ---- Rates ------------------------------------------------------------------------------ */
+
+/* Previous counters of one metric, and its last computed values. */
+typedef struct dm_rate_state {
+    uint64_t prev[2];
+    int64_t prev_ns;
+    double last[2];
+    int has_prev;
+    int has_last;
+} dm_rate_state;
+/* Per-second rates of two counters. DM_E_AGAIN (with *detail set) when no rate can be given. */
+int dm_rate_per_second(dm_rate_state *st, const uint64_t now[2], int64_t now_ns,
+                       int64_t min_interval_ns, double out[2], const char **detail);
+/* busy / (busy + idle) * 100 over the interval, from cumulative busy and idle counters. */
+int dm_rate_busy_percent(dm_rate_state *st, uint64_t busy, uint64_t idle, int64_t now_ns,
+                         int64_t min_interval_ns, double *out, const char **detail);
+/* Clamps to 0..100, mapping NaN to 0. */
+double dm_clamp_percent(double v);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,438 @@
+/* Pure parsers for the Linux /proc files. Each one is bounded by its length argument. */
+#include <string.h>
+
+#include "danube_metrics.h"
+#include "dm_scan.h"
+
+int dm_parse_proc_stat(const char *buf, size_t len, dm_cpu_times *out)
+{
+    uint64_t v[10] = {0};
+    size_t pos = 0, line_len;
+    int n = 0, has_newline;
+
+    if (buf == NULL || out == NULL)
+        return DM_E_INVALID;
+    line_len = dm_line_len(buf, len, 0, &has_newline);
+    /* The aggregate line comes first; a line cut short cannot be told from an old format. */
+    if (!has_newline || line_len < 4 || !dm_starts_with(buf, line_len, "cpu") ||
+        !dm_is_blank(buf[3]))
+        return DM_E_PARSE;
+    pos = 3;
+    while (n < 10 && dm_skip_blanks(buf, line_len, &pos)) {
+        if (dm_scan_u64(buf, line_len, &pos, &v[n]) != 0)
+            return DM_E_PARSE;
+        n++;
+    }
+    if (dm_skip_blanks(buf, line_len, &pos)) {
+        /* More than ten fields: a future kernel. Accept, but the extra fields must be numbers. */
+        uint64_t extra;
+        while (dm_skip_blanks(buf, line_len, &pos))
+            if (dm_scan_u64(buf, line_len, &pos, &extra) != 0)
+                return DM_E_PARSE;
+    }
+    if (n < 4) /* user nice system idle: every kernel since 2.4 */
+        return DM_E_PARSE;
+    out->user = v[0];
+    out->nice = v[1];
+    out->system = v[2];
+    out->idle = v[3];
+    out->iowait = v[4];
+    out->irq = v[5];
+    out->softirq = v[6];
+    out->steal = v[7];
+    out->guest = v[8];
+    out->guest_nice = v[9];
+    out->nfields = n;
+    return DM_OK;
+}
+
+void dm_cpu_busy_idle(const dm_cpu_times *t, uint64_t *busy, uint64_t *idle)
+{
+    /* guest and guest_nice are already counted in user and nice. */
+    *busy = t->user + t->nice + t->system + t->irq + t->softirq + t->steal;
+    *idle = t->idle + t->iowait;
+}
+
+/* "Key:   123 kB" -> bytes. Returns 0 when the line is the key, 1 when another key, -1 if bad. */
+static int meminfo_value(const char *line, size_t len, const char *key, uint64_t *out)
+{
+    size_t klen = strlen(key), pos;
+    uint64_t v;
+    if (len <= klen || memcmp(line, key, klen) != 0 || line[klen] != ':')
+        return 1;
+    pos = klen + 1;
+    if (dm_scan_u64(line, len, &pos, &v) != 0)
+        return -1;
+    dm_skip_blanks(line, len, &pos);
+    if (pos < len) {
+        if (len - pos != 2 || line[pos] != 'k' || line[pos + 1] != 'B')
+            return -1;
+        if (v > UINT64_MAX / 1024)
+            return -1;
+        v *= 1024;
+    }
+    *out = v;
+    return 0;
+}
+
+int dm_parse_meminfo(const char *buf, size_t len, dm_meminfo *out)
+{
+    static const char *const keys[] = {"MemTotal", "MemAvailable", "MemFree", "Buffers",
+                                       "Cached", "SReclaimable", "Shmem"};
+    enum { TOTAL, AVAILABLE, FREE, BUFFERS, CACHED, SRECLAIMABLE, SHMEM, NKEYS };
+    uint64_t val[NKEYS] = {0};
+    int seen[NKEYS] = {0};
+    size_t start = 0;
+
+    if (buf == NULL || out == NULL)
+        return DM_E_INVALID;
+    while (start < len) {
+        int has_newline, k;
+        size_t line_len = dm_line_len(buf, len, start, &has_newline);
+        const char *line = buf + start;
+        if (!has_newline)
+            return DM_E_PARSE; /* a cut-off last line */
+        for (k = 0; k < NKEYS; k++) {
+            int r = meminfo_value(line, line_len, keys[k], &val[k]);
+            if (r < 0)
+                return DM_E_PARSE;
+            if (r == 0) {
+                seen[k] = 1;
+                break;
+            }
+        }
+        start += line_len + 1;
+    }
+    if (!seen[TOTAL] || val[TOTAL] == 0)
+        return DM_E_PARSE;
+    out->total = val[TOTAL];
+    out->has_mem_available = seen[AVAILABLE];
+    if (seen[AVAILABLE]) {
+        out->available = val[AVAILABLE];
+    } else {
+        /* Kernels before 3.14: free memory plus reclaimable caches, less shared memory which
+           sits in Cached but cannot be dropped. */
+        uint64_t avail;
+        if (!seen[FREE] || !seen[CACHED])
+            return DM_E_PARSE;
+        avail = val[FREE] + val[BUFFERS] + val[CACHED] + val[SRECLAIMABLE];
+        avail = avail > val[SHMEM] ? avail - val[SHMEM] : 0;
+        out->available = avail;
+    }
+    if (out->available > out->total)
+        out->available = out->total;
+    return DM_OK;
+}
+
+int dm_memory_percent(const dm_meminfo *m, double *out)
+{
+    if (m->total == 0)
+        return DM_E_PARSE;
+    *out = dm_clamp_percent((double)(m->total - m->available) / (double)m->total * 100.0);
+    return DM_OK;
+}
+
+/* Splits a line into blank-separated tokens; returns the count, or -1 if there are more than
+   `cap`. */
+static int split_tokens(const char *line, size_t len, size_t *off, size_t *tlen, int cap)
+{
+    size_t pos = 0;
+    int n = 0;
+    while (dm_skip_blanks(line, len, &pos)) {
+        if (n == cap)
+            return -1;
+        off[n] = pos;
+        while (pos < len && !dm_is_blank(line[pos]) && line[pos] != '\n')
+            pos++;
+        tlen[n] = pos - off[n];
+        n++;
+    }
+    return n;
+}
+
+static int token_u64(const char *line, size_t off, size_t tlen, uint64_t *out)
+{
+    size_t pos = 0;
+    if (dm_scan_u64(line + off, tlen, &pos, out) != 0 || pos != tlen)
+        return -1;
+    return 0;
+}
+
+#define DISKSTATS_MAX_TOKENS 24
+
+int dm_parse_diskstats_line(const char *line, size_t len, dm_diskstats_line *out)
+{
+    size_t off[DISKSTATS_MAX_TOKENS], tlen[DISKSTATS_MAX_TOKENS];
+    uint64_t major = 0, minor = 0, v;
+    int n, name_tok, read_tok, write_tok, i;
+
+    if (line == NULL || out == NULL)
+        return DM_E_INVALID;
+    n = split_tokens(line, len, off, tlen, DISKSTATS_MAX_TOKENS);
+    if (n == 7) {
+        /* 2.6 partition lines: major minor name reads sectors_read writes sectors_written */
+        name_tok = 2, read_tok = 4, write_tok = 6;
+    } else if (n == 15) {
+        /* 2.4 /proc/partitions: major minor #blocks name rio rmerge rsect ruse wio wmerge wsect
+           wuse running use aveq */
+        name_tok = 3, read_tok = 6, write_tok = 10;
+    } else if (n == 14 || n >= 18) {
+        /* 2.6+: major minor name reads merged sectors ms writes merged sectors ms ...
+           (18 fields add discards, 20 add flushes) */
+        name_tok = 2, read_tok = 5, write_tok = 9;
+    } else {
+        return DM_E_PARSE;
+    }
+    for (i = 0; i < n; i++) {
+        if (i == name_tok)
+            continue;
+        if (token_u64(line, off[i], tlen[i], &v) != 0)
+            return DM_E_PARSE;
+        if (i == 0)
+            major = v;
+        else if (i == 1)
+            minor = v;
+        else if (i == read_tok)
+            out->sectors_read = v;
+        else if (i == write_tok)
+            out->sectors_written = v;
+    }
+    if (major > UINT32_MAX || minor > UINT32_MAX)
+        return DM_E_PARSE;
+    if (tlen[name_tok] >= DM_NAME_MAX)
+        return DM_E_PARSE;
+    out->major = (uint32_t)major;
+    out->minor = (uint32_t)minor;
+    out->name_off = off[name_tok];
+    out->name_len = tlen[name_tok];
+    out->nfields = n;
+    return DM_OK;
+}
+
+/* Devices whose bytes are counted elsewhere (stacked: dm, md) or are not disks (loop, ram). */
+static int is_skipped_device(const char *name, size_t len)
+{
+    return dm_starts_with(name, len, "loop") || dm_starts_with(name, len, "ram") ||
+           dm_starts_with(name, len, "zram") || dm_starts_with(name, len, "dm-") ||
+           dm_starts_with(name, len, "md");
+}
+
+/* The kernel names partition N of disk D "D" N, or "D" "p" N when D ends in a digit
+   (nvme0n1p1, mmcblk0p2). */
+static int is_partition_name_of(const char *part, size_t plen, const char *disk, size_t dlen)
+{
+    size_t i;
+    if (plen <= dlen || memcmp(part, disk, dlen) != 0)
+        return 0;
+    i = dlen;
+    if (dm_is_digit(disk[dlen - 1])) {
+        if (part[i] != 'p')
+            return 0;
+        i++;
+    }
+    if (i >= plen)
+        return 0;
+    for (; i < plen; i++)
+        if (!dm_is_digit(part[i]))
+            return 0;
+    return 1;
+}
+
+/* Calls fn for every line of buf; stops at the first non-zero return. A last line without
+   its newline means the file was cut short. */
+#define FOR_EACH_LINE(buf, len, line, line_len, body)                                        \
+    do {                                                                                     \
+        size_t start_ = 0;                                                                   \
+        while (start_ < (len)) {                                                             \
+            int nl_;                                                                         \
+            size_t line_len = dm_line_len((buf), (len), start_, &nl_);                       \
+            const char *line = (buf) + start_;                                               \
+            if (!nl_)                                                                        \
+                return DM_E_PARSE;                                                           \
+            body;                                                                            \
+            start_ += line_len + 1;                                                          \
+        }                                                                                    \
+    } while (0)
+
+static int has_parent_disk(const char *buf, size_t len, const char *name, size_t name_len)
+{
+    FOR_EACH_LINE(buf, len, line, line_len, {
+        dm_diskstats_line d;
+        if (dm_parse_diskstats_line(line, line_len, &d) == DM_OK &&
+            is_partition_name_of(name, name_len, line + d.name_off, d.name_len))
+            return 1;
+    });
+    return 0;
+}
+
+int dm_diskstats_select(const char *buf, size_t len, dm_disk_set *out)
+{
+    if (buf == NULL || out == NULL)
+        return DM_E_INVALID;
+    out->n = 0;
+    FOR_EACH_LINE(buf, len, line, line_len, {
+        dm_diskstats_line d;
+        const char *name;
+        int r;
+        if (line_len == 0)
+            goto next_line;
+        if (dm_parse_diskstats_line(line, line_len, &d) != DM_OK)
+            return DM_E_PARSE;
+        name = line + d.name_off;
+        if (d.nfields == 7 || is_skipped_device(name, d.name_len))
+            goto next_line;
+        r = has_parent_disk(buf, len, name, d.name_len);
+        if (r < 0)
+            return r;
+        if (r)
+            goto next_line;
+        if (out->n == DM_MAX_DISKS)
+            return DM_E_BUFFER;
+        out->dev[out->n] = (uint64_t)d.major << 32 | d.minor;
+        memcpy(out->name[out->n], name, d.name_len);
+        out->name[out->n][d.name_len] = '\0';
+        out->n++;
+    next_line:;
+    });
+    return DM_OK;
+}
+
+int dm_diskstats_sum(const char *buf, size_t len, const dm_disk_set *set, uint64_t *read_bytes,
+                     uint64_t *written_bytes)
+{
+    uint64_t rd = 0, wr = 0;
+    if (buf == NULL || set == NULL || read_bytes == NULL || written_bytes == NULL)
+        return DM_E_INVALID;
+    FOR_EACH_LINE(buf, len, line, line_len, {
+        dm_diskstats_line d;
+        uint64_t dev;
+        size_t i;
+        if (line_len == 0)
+            goto next_line;
+        if (dm_parse_diskstats_line(line, line_len, &d) != DM_OK)
+            return DM_E_PARSE;
+        dev = (uint64_t)d.major << 32 | d.minor;
+        for (i = 0; i < set->n; i++) {
+            if (set->dev[i] == dev) {
+                /* Sectors in diskstats are 512 bytes whatever the device's sector size. */
+                rd += d.sectors_read * 512u;
+                wr += d.sectors_written * 512u;
+                break;
+            }
+        }
+    next_line:;
+    });
+    *read_bytes = rd;
+    *written_bytes = wr;
+    return DM_OK;
+}
+
+int dm_parse_netdev_line(const char *line, size_t len, dm_netdev_line *out)
+{
+    size_t colon = len, i, start = 0, pos;
+    uint64_t v[9];
+    int n;
+
+    if (line == NULL || out == NULL)
+        return DM_E_INVALID;
+    for (i = 0; i < len; i++) {
+        if (line[i] == '|')
+            return DM_E_AGAIN; /* one of the two header lines */
+        if (line[i] == ':')
+            colon = i;
+    }
+    if (colon == len)
+        return DM_E_PARSE;
+    while (start < colon && dm_is_blank(line[start]))
+        start++;
+    if (start == colon || colon - start >= DM_NAME_MAX)
+        return DM_E_PARSE;
+    /* The counters may follow the colon without a space ("eth0:1234 ..."). */
+    pos = colon + 1;
+    for (n = 0; n < 9; n++)
+        if (dm_scan_u64(line, len, &pos, &v[n]) != 0)
+            return DM_E_PARSE;
+    while (dm_skip_blanks(line, len, &pos)) {
+        uint64_t rest;
+        if (dm_scan_u64(line, len, &pos, &rest) != 0)
+            return DM_E_PARSE;
+    }
+    out->name_off = start;
+    out->name_len = colon - start;
+    out->rx_bytes = v[0];
+    out->tx_bytes = v[8];
+    return DM_OK;
+}
+
+static int iface_counted(const dm_iface_set *set, const char *name, size_t len)
+{
+    size_t i;
+    if (set->mode == DM_NET_ALL_BUT_LO)
+        return !(len == 2 && name[0] == 'l' && name[1] == 'o');
+    for (i = 0; i < set->n; i++)
+        if (strlen(set->name[i]) == len && memcmp(set->name[i], name, len) == 0)
+            return 1;
+    return 0;
+}
+
+int dm_netdev_sum(const char *buf, size_t len, const dm_iface_set *set, uint64_t *rx_bytes,
+                  uint64_t *tx_bytes)
+{
+    uint64_t rx = 0, tx = 0;
+    int lines = 0;
+    if (buf == NULL || set == NULL || rx_bytes == NULL || tx_bytes == NULL)
+        return DM_E_INVALID;
+    FOR_EACH_LINE(buf, len, line, line_len, {
+        dm_netdev_line d;
+        int r;
+        if (line_len == 0)
+            goto next_line;
+        r = dm_parse_netdev_line(line, line_len, &d);
+        lines++;
+        if (r == DM_E_AGAIN && lines <= 2)
+            goto next_line;
+        if (r != DM_OK)
+            return DM_E_PARSE;
+        if (iface_counted(set, line + d.name_off, d.name_len)) {
+            rx += d.rx_bytes;
+            tx += d.tx_bytes;
+        }
+    next_line:;
+    });
+    if (lines < 2)
+        return DM_E_PARSE; /* not even the header: not a net/dev file */
+    *rx_bytes = rx;
+    *tx_bytes = tx;
+    return DM_OK;
+}
+
+int dm_iface_set_from_list(const char *list, dm_iface_set *set)
+{
+    size_t i = 0;
+    if (list == NULL || set == NULL)
+        return DM_E_INVALID;
+    set->mode = DM_NET_USER_LIST;
+    set->n = 0;
+    while (list[i] != '\0') {
+        size_t start, n;
+        while (list[i] == ',' || dm_is_blank(list[i]))
+            i++;
+        start = i;
+        while (list[i] != '\0' && list[i] != ',' && !dm_is_blank(list[i]))
+            i++;
+        n = i - start;
+        if (n == 0)
+            continue;
+        if (n >= DM_NAME_MAX || set->n == DM_MAX_IFACES)
+            return DM_E_INVALID;
+        memcpy(set->name[set->n], list + start, n);
+        set->name[set->n][n] = '\0';
+        set->n++;
+    }
+    return set->n > 0 ? DM_OK : DM_E_INVALID;
+}
+
+const char *dm_disk_set_name(const dm_disk_set *set, size_t i)
+{
+    return set != NULL && i < set->n ? set->name[i] : NULL;
+}

@@ -1,0 +1,61 @@
+/* Bounded scanning helpers shared by the parsers (internal). */
+#ifndef DM_SCAN_H
+#define DM_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+static inline int dm_is_blank(char c) { return c == ' ' || c == '\t'; }
+static inline int dm_is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Skips blanks from *pos; returns 1 if a non-blank, non-newline byte follows. */
+static inline int dm_skip_blanks(const char *s, size_t len, size_t *pos)
+{
+    while (*pos < len && dm_is_blank(s[*pos]))
+        (*pos)++;
+    return *pos < len && s[*pos] != '\n';
+}
+
+/* Reads an unsigned decimal at *pos (after blanks). Returns 0 on success, -1 when there is no
+   number, it overflows, or it runs straight into a non-separator byte. */
+static inline int dm_scan_u64(const char *s, size_t len, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i;
+    dm_skip_blanks(s, len, pos);
+    i = *pos;
+    if (i >= len || !dm_is_digit(s[i]))
+        return -1;
+    for (; i < len && dm_is_digit(s[i]); i++) {
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (i < len && !dm_is_blank(s[i]) && s[i] != '\n')
+        return -1;
+    *pos = i;
+    *out = v;
+    return 0;
+}
+
+/* Length of the line starting at `start` (excluding its newline), and whether it ended in one. */
+static inline size_t dm_line_len(const char *s, size_t len, size_t start, int *has_newline)
+{
+    size_t i = start;
+    while (i < len && s[i] != '\n')
+        i++;
+    *has_newline = i < len;
+    return i - start;
+}
+
+static inline int dm_starts_with(const char *s, size_t len, const char *prefix)
+{
+    size_t i;
+    for (i = 0; prefix[i] != '\0'; i++)
+        if (i >= len || s[i] != prefix[i])
+            return 0;
+    return 1;
+}
+
+#endif

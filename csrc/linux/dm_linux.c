@@ -1,0 +1,419 @@
+/* The Linux host monitor: /proc/stat, /proc/meminfo, /proc/diskstats and /proc/net/dev under a
+   root prefix, read with pread into buffers sized at open. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "danube_metrics.h"
+
+#define MIN_BUFFER 4096
+#define STAT_BUFFER 4096 /* only the first line of /proc/stat is needed */
+
+struct dm_file {
+    int fd;
+    int whole;   /* the whole file must fit (else only its first line is needed) */
+    char *path;
+    char *buf;
+    size_t cap;
+    size_t len;
+};
+
+struct dm_monitor {
+    int64_t min_interval_ns;
+    char *root;
+    struct dm_file stat, meminfo, diskstats, netdev;
+    dm_rate_state cpu_rate, disk_rate, net_rate;
+    int disks_chosen;
+    dm_disk_set disks;
+    int ifaces_chosen;
+    dm_iface_set ifaces;
+};
+
+int64_t dm_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail)
+{
+    if (e == NULL)
+        return;
+    e->code = code;
+    e->os_errno = os_errno;
+    e->path = path;
+    e->detail = detail;
+}
+
+static char *join_path(const char *root, const char *rel)
+{
+    size_t rlen = strlen(root), qlen = strlen(rel);
+    char *p;
+    while (rlen > 0 && root[rlen - 1] == '/')
+        rlen--;
+    p = malloc(rlen + qlen + 1);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, root, rlen);
+    memcpy(p + rlen, rel, qlen + 1);
+    return p;
+}
+
+static int file_init(struct dm_file *f, const char *root, const char *rel, int whole)
+{
+    f->fd = -1;
+    f->whole = whole;
+    f->len = 0;
+    f->cap = whole ? MIN_BUFFER : STAT_BUFFER;
+    f->path = join_path(root, rel);
+    f->buf = malloc(f->cap);
+    return f->path != NULL && f->buf != NULL ? DM_OK : DM_E_NOMEM;
+}
+
+static void file_free(struct dm_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    free(f->path);
+    free(f->buf);
+    f->fd = -1;
+    f->path = f->buf = NULL;
+}
+
+/* Reads the file from offset 0 into its buffer: the hot path (no allocation). The descriptor
+   stays open across samples; after an error it is closed and reopened on the next read, so a
+   file that reappears is picked up. */
+static int file_read(struct dm_file *f, dm_error *err)
+{
+    ssize_t n;
+    if (f->fd < 0) {
+        f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        if (f->fd < 0) {
+            set_error(err, DM_E_OS, errno, f->path, "cannot open");
+            return DM_E_OS;
+        }
+    }
+    do {
+        n = pread(f->fd, f->buf, f->cap, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        int e = errno;
+        close(f->fd);
+        f->fd = -1;
+        set_error(err, DM_E_OS, e, f->path, "cannot read");
+        return DM_E_OS;
+    }
+    f->len = (size_t)n;
+    if (f->whole && f->len == f->cap) {
+        set_error(err, DM_E_BUFFER, 0, f->path, "file larger than its buffer");
+        return DM_E_BUFFER;
+    }
+    return DM_OK;
+}
+
+/* Enlarges a whole-file buffer until the file fits with room to grow (open and grow only). */
+static int file_fit(struct dm_file *f, dm_error *err)
+{
+    int r;
+    while ((r = file_read(f, err)) == DM_E_BUFFER) {
+        char *bigger = realloc(f->buf, f->cap * 2);
+        if (bigger == NULL) {
+            set_error(err, DM_E_NOMEM, 0, f->path, "out of memory");
+            return DM_E_NOMEM;
+        }
+        f->buf = bigger;
+        f->cap *= 2;
+    }
+    if (r == DM_OK && f->len * 2 > f->cap) {
+        char *bigger = realloc(f->buf, f->cap * 2);
+        if (bigger != NULL) {
+            f->buf = bigger;
+            f->cap *= 2;
+        }
+    }
+    return r;
+}
+
+static int choose_disks(dm_monitor *m, dm_error *err)
+{
+    if (dm_diskstats_select(m->diskstats.buf, m->diskstats.len, &m->disks) != DM_OK) {
+        set_error(err, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
+        return DM_E_PARSE;
+    }
+    m->disks_chosen = 1;
+    return DM_OK;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* On a host, count interfaces that are not virtual (bridges, veth, ifb repeat the traffic of
+   the physical NIC); where there is none (a container's eth0 is a veth), count all but lo. */
+static int choose_ifaces(dm_monitor *m, dm_error *err)
+{
+    char path[4096];
+    const char *buf = m->netdev.buf;
+    size_t len = m->netdev.len, start = 0;
+    int n, has_virtual_dir;
+
+    n = snprintf(path, sizeof path, "%s/sys/devices/virtual/net", m->root);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return DM_E_INVALID;
+    has_virtual_dir = is_dir(path);
+    m->ifaces.mode = DM_NET_PHYSICAL;
+    m->ifaces.n = 0;
+    while (has_virtual_dir && start < len) {
+        dm_netdev_line d;
+        size_t line_len = 0;
+        while (start + line_len < len && buf[start + line_len] != '\n')
+            line_len++;
+        if (dm_parse_netdev_line(buf + start, line_len, &d) == DM_OK &&
+            !(d.name_len == 2 && memcmp(buf + start + d.name_off, "lo", 2) == 0)) {
+            n = snprintf(path, sizeof path, "%s/sys/devices/virtual/net/%.*s", m->root,
+                         (int)d.name_len, buf + start + d.name_off);
+            if (n > 0 && (size_t)n < sizeof path && !is_dir(path) &&
+                m->ifaces.n < DM_MAX_IFACES) {
+                memcpy(m->ifaces.name[m->ifaces.n], buf + start + d.name_off, d.name_len);
+                m->ifaces.name[m->ifaces.n][d.name_len] = '\0';
+                m->ifaces.n++;
+            }
+        }
+        start += line_len + 1;
+    }
+    if (m->ifaces.n == 0)
+        m->ifaces.mode = DM_NET_ALL_BUT_LO;
+    m->ifaces_chosen = 1;
+    (void)err;
+    return DM_OK;
+}
+
+int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
+{
+    dm_monitor *m;
+    const char *root;
+    int r, readable = 0;
+    dm_error first = {DM_OK, 0, NULL, NULL}, e;
+    dm_sample baseline;
+
+    set_error(err, DM_OK, 0, NULL, NULL);
+    if (opts == NULL || out == NULL || opts->min_interval_ns < 0) {
+        set_error(err, DM_E_INVALID, 0, NULL, "invalid options");
+        return DM_E_INVALID;
+    }
+    root = opts->root != NULL ? opts->root : "";
+    m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+        return DM_E_NOMEM;
+    }
+    m->min_interval_ns = opts->min_interval_ns;
+    m->stat.fd = m->meminfo.fd = m->diskstats.fd = m->netdev.fd = -1;
+    m->root = join_path(root, "");
+    if (m->root == NULL || file_init(&m->stat, root, "/proc/stat", 0) != DM_OK ||
+        file_init(&m->meminfo, root, "/proc/meminfo", 1) != DM_OK ||
+        file_init(&m->diskstats, root, "/proc/diskstats", 1) != DM_OK ||
+        file_init(&m->netdev, root, "/proc/net/dev", 1) != DM_OK) {
+        dm_monitor_close(m);
+        set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+        return DM_E_NOMEM;
+    }
+    if (opts->interfaces != NULL && opts->interfaces[0] != '\0') {
+        if (dm_iface_set_from_list(opts->interfaces, &m->ifaces) != DM_OK) {
+            dm_monitor_close(m);
+            set_error(err, DM_E_INVALID, 0, NULL,
+                      "bad interface list (comma-separated names, at most 64, each < 32 bytes)");
+            return DM_E_INVALID;
+        }
+        m->ifaces_chosen = 1;
+    }
+    /* Size the whole-file buffers, then take the baseline of every metric. A file that cannot
+       be read now is retried at each sample; only a root where nothing is readable fails. */
+    {
+        struct dm_file *files[] = {&m->stat, &m->meminfo, &m->diskstats, &m->netdev};
+        size_t i;
+        for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+            r = files[i]->whole ? file_fit(files[i], &e) : file_read(files[i], &e);
+            if (r == DM_E_NOMEM) {
+                dm_monitor_close(m);
+                *err = e;
+                return r;
+            }
+            if (r == DM_OK)
+                readable++;
+            else if (first.code == DM_OK)
+                first = e;
+        }
+    }
+    if (readable == 0) {
+        if (err != NULL)
+            *err = first;
+        dm_monitor_close(m);
+        return first.code;
+    }
+    dm_monitor_sample(m, DM_ALL, &baseline);
+    *out = m;
+    return DM_OK;
+}
+
+void dm_monitor_close(dm_monitor *m)
+{
+    if (m == NULL)
+        return;
+    file_free(&m->stat);
+    file_free(&m->meminfo);
+    file_free(&m->diskstats);
+    file_free(&m->netdev);
+    free(m->root);
+    free(m);
+}
+
+int dm_monitor_grow(dm_monitor *m, unsigned metrics, dm_error *err)
+{
+    int r = DM_OK;
+    set_error(err, DM_OK, 0, NULL, NULL);
+    if (m == NULL)
+        return DM_E_INVALID;
+    if ((metrics & DM_MEMORY) && r == DM_OK)
+        r = file_fit(&m->meminfo, err);
+    if ((metrics & DM_DISK) && r == DM_OK)
+        r = file_fit(&m->diskstats, err);
+    if ((metrics & DM_NETWORK) && r == DM_OK)
+        r = file_fit(&m->netdev, err);
+    return r;
+}
+
+static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
+{
+    dm_cpu_times t;
+    uint64_t busy, idle;
+    const char *detail = NULL;
+    int r = file_read(&m->stat, &out->cpu);
+    if (r != DM_OK)
+        return r;
+    if (dm_parse_proc_stat(m->stat.buf, m->stat.len, &t) != DM_OK) {
+        set_error(&out->cpu, DM_E_PARSE, 0, m->stat.path,
+                  "first line is not \"cpu\" followed by at least 4 counters");
+        return DM_E_PARSE;
+    }
+    dm_cpu_busy_idle(&t, &busy, &idle);
+    r = dm_rate_busy_percent(&m->cpu_rate, busy, idle, now_ns, m->min_interval_ns,
+                             &out->cpu_percent, &detail);
+    if (r != DM_OK)
+        set_error(&out->cpu, r, 0, m->stat.path, detail);
+    return r;
+}
+
+static int sample_memory(dm_monitor *m, dm_sample *out)
+{
+    dm_meminfo mi;
+    int r = file_read(&m->meminfo, &out->memory);
+    if (r != DM_OK)
+        return r;
+    if (dm_parse_meminfo(m->meminfo.buf, m->meminfo.len, &mi) != DM_OK ||
+        dm_memory_percent(&mi, &out->memory_percent) != DM_OK) {
+        set_error(&out->memory, DM_E_PARSE, 0, m->meminfo.path,
+                  "malformed line, or no MemTotal (or no MemAvailable/MemFree/Cached)");
+        return DM_E_PARSE;
+    }
+    return DM_OK;
+}
+
+static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
+{
+    uint64_t now[2];
+    double rate[2];
+    const char *detail = NULL;
+    int r = file_read(&m->diskstats, &out->disk);
+    if (r != DM_OK)
+        return r;
+    if (!m->disks_chosen && (r = choose_disks(m, &out->disk)) != DM_OK)
+        return r;
+    if (dm_diskstats_sum(m->diskstats.buf, m->diskstats.len, &m->disks, &now[0], &now[1]) !=
+        DM_OK) {
+        set_error(&out->disk, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
+        return DM_E_PARSE;
+    }
+    r = dm_rate_per_second(&m->disk_rate, now, now_ns, m->min_interval_ns, rate, &detail);
+    if (r != DM_OK) {
+        set_error(&out->disk, r, 0, m->diskstats.path, detail);
+        return r;
+    }
+    out->disk_read_bytes_per_sec = rate[0];
+    out->disk_write_bytes_per_sec = rate[1];
+    return DM_OK;
+}
+
+static int sample_network(dm_monitor *m, int64_t now_ns, dm_sample *out)
+{
+    uint64_t now[2];
+    double rate[2];
+    const char *detail = NULL;
+    int r = file_read(&m->netdev, &out->network);
+    if (r != DM_OK)
+        return r;
+    if (!m->ifaces_chosen && (r = choose_ifaces(m, &out->network)) != DM_OK)
+        return r;
+    if (dm_netdev_sum(m->netdev.buf, m->netdev.len, &m->ifaces, &now[0], &now[1]) != DM_OK) {
+        set_error(&out->network, DM_E_PARSE, 0, m->netdev.path, "malformed net/dev line");
+        return DM_E_PARSE;
+    }
+    r = dm_rate_per_second(&m->net_rate, now, now_ns, m->min_interval_ns, rate, &detail);
+    if (r != DM_OK) {
+        set_error(&out->network, r, 0, m->netdev.path, detail);
+        return r;
+    }
+    out->net_rx_bytes_per_sec = rate[0];
+    out->net_tx_bytes_per_sec = rate[1];
+    return DM_OK;
+}
+
+int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
+{
+    int first = DM_OK, r;
+    if (m == NULL || out == NULL)
+        return DM_E_INVALID;
+    set_error(&out->cpu, DM_OK, 0, NULL, NULL);
+    set_error(&out->memory, DM_OK, 0, NULL, NULL);
+    set_error(&out->disk, DM_OK, 0, NULL, NULL);
+    set_error(&out->network, DM_OK, 0, NULL, NULL);
+    if ((metrics & DM_CPU) && (r = sample_cpu(m, now_ns, out)) != DM_OK && first == DM_OK)
+        first = r;
+    if ((metrics & DM_MEMORY) && (r = sample_memory(m, out)) != DM_OK && first == DM_OK)
+        first = r;
+    if ((metrics & DM_DISK) && (r = sample_disk(m, now_ns, out)) != DM_OK && first == DM_OK)
+        first = r;
+    if ((metrics & DM_NETWORK) && (r = sample_network(m, now_ns, out)) != DM_OK &&
+        first == DM_OK)
+        first = r;
+    return first;
+}
+
+int dm_monitor_sample(dm_monitor *m, unsigned metrics, dm_sample *out)
+{
+    return dm_monitor_sample_at(m, metrics, dm_monotonic_ns(), out);
+}
+
+int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? DM_KIND_HOST : 0; }
+int64_t dm_monitor_min_interval_ns(const dm_monitor *m) { return m->min_interval_ns; }
+size_t dm_monitor_disk_count(const dm_monitor *m) { return m->disks_chosen ? m->disks.n : 0; }
+const char *dm_monitor_disk_name(const dm_monitor *m, size_t i)
+{
+    return m->disks_chosen && i < m->disks.n ? m->disks.name[i] : NULL;
+}
+int dm_monitor_net_mode(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.mode : 0; }
+size_t dm_monitor_iface_count(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.n : 0; }
+const char *dm_monitor_iface_name(const dm_monitor *m, size_t i)
+{
+    return m->ifaces_chosen && i < m->ifaces.n ? m->ifaces.name[i] : NULL;
+}

@@ -1,0 +1,47 @@
+"""danube-metrics: how loaded is this machine? CPU %, memory %, disk and network bytes/s.
+
+>>> from danube_metrics import create_resource_monitor
+>>> with create_resource_monitor() as mon:
+...     report = generate_load_report(0, [], monitor=mon)  # doctest: +SKIP
+"""
+
+from danube_metrics.errors import (
+    DanubeMetricsError,
+    MonitorClosedError,
+    NotReadyError,
+    ParseError,
+    ReadingError,
+    ReportFormatError,
+)
+from danube_metrics.monitor import (
+    DiskIOStats,
+    NativeResourceMonitor,
+    NetworkIOStats,
+    Readings,
+    ResourceMonitor,
+    Sample,
+    create_resource_monitor,
+)
+from danube_metrics.report import LoadReport, ResourceType, SystemLoad, generate_load_report
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DanubeMetricsError",
+    "DiskIOStats",
+    "LoadReport",
+    "MonitorClosedError",
+    "NativeResourceMonitor",
+    "NetworkIOStats",
+    "NotReadyError",
+    "ParseError",
+    "Readings",
+    "ReadingError",
+    "ReportFormatError",
+    "ResourceMonitor",
+    "ResourceType",
+    "Sample",
+    "SystemLoad",
+    "create_resource_monitor",
+    "generate_load_report",
+]

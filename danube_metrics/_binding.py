@@ -1,0 +1,342 @@
+"""The one module that talks to the cffi extension: opens C monitors, samples them into a
+preallocated struct, and turns C status codes into exceptions. Public modules never import cffi.
+"""
+
+from __future__ import annotations
+
+import errno as errno_module
+import os
+import threading
+from typing import Any, NamedTuple, Optional
+
+from danube_metrics._native import ffi, lib
+from danube_metrics.errors import (
+    DanubeMetricsError,
+    MonitorClosedError,
+    NotReadyError,
+    ParseError,
+    ReadingError,
+)
+
+CPU: int = lib.DM_CPU
+MEMORY: int = lib.DM_MEMORY
+DISK: int = lib.DM_DISK
+NETWORK: int = lib.DM_NETWORK
+ALL: int = lib.DM_ALL
+
+_NET_MODES = {
+    lib.DM_NET_PHYSICAL: "physical",
+    lib.DM_NET_ALL_BUT_LO: "all-but-lo",
+    lib.DM_NET_USER_LIST: "user-list",
+}
+
+
+def _text(ptr: Any) -> Optional[str]:
+    if ptr == ffi.NULL:
+        return None
+    return ffi.string(ptr).decode("utf-8", "replace")  # type: ignore[no-any-return]
+
+
+def error_from_c(resource: str, err: Any) -> DanubeMetricsError:
+    """Turns a dm_error into the exception that names the file and the cause."""
+    code = err.code
+    path = _text(err.path)
+    detail = _text(err.detail) or "no detail"
+    if code == lib.DM_E_OS:
+        eno = err.os_errno
+        return ReadingError(resource, eno, f"{detail}: {os.strerror(eno)}", path)
+    if code == lib.DM_E_PARSE:
+        return ParseError(resource, path, detail)
+    if code == lib.DM_E_AGAIN:
+        return NotReadyError(resource, path, detail)
+    if code == lib.DM_E_NOMEM:
+        return ReadingError(resource, errno_module.ENOMEM, "out of memory", path)
+    return DanubeMetricsError(f"{resource}: {path or ''}: {detail} (code {code})")
+
+
+class RawSample(NamedTuple):
+    """One C sample: the six figures, and per resource either None or the error."""
+
+    cpu_percent: float
+    memory_percent: float
+    disk_read_bytes_per_sec: float
+    disk_write_bytes_per_sec: float
+    net_rx_bytes_per_sec: float
+    net_tx_bytes_per_sec: float
+    cpu_error: Optional[DanubeMetricsError]
+    memory_error: Optional[DanubeMetricsError]
+    disk_error: Optional[DanubeMetricsError]
+    network_error: Optional[DanubeMetricsError]
+
+
+class HostMonitorHandle:
+    """An open C host monitor. Calls are serialised by a lock: cffi releases the GIL around C
+    calls, and the monitor's counters must move from one interval to the next atomically."""
+
+    def __init__(
+        self,
+        root: str = "/",
+        min_interval_ns: int = 100_000_000,
+        interfaces: Optional[str] = None,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._root = ffi.new("char[]", os.fsencode(root))
+        self._ifaces = ffi.new("char[]", interfaces.encode()) if interfaces else ffi.NULL
+        opts = ffi.new("dm_options *", {"min_interval_ns": min_interval_ns})
+        opts.root = self._root
+        opts.interfaces = self._ifaces
+        out = ffi.new("dm_monitor **")
+        err = ffi.new("dm_error *")
+        rc = lib.dm_monitor_open(opts, out, err)
+        if rc == lib.DM_E_INVALID:
+            raise ValueError(f"cannot open monitor: {_text(err.detail)}")
+        if rc != lib.DM_OK:
+            raise error_from_c("open", err)
+        self._mon: Any = ffi.gc(out[0], lib.dm_monitor_close)
+        self._out = ffi.new("dm_sample *")
+        self._grow_err = ffi.new("dm_error *")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._mon is not None:
+                ffi.release(self._mon)
+                self._mon = None
+
+    @property
+    def closed(self) -> bool:
+        return self._mon is None
+
+    def _check_open(self) -> Any:
+        if self._mon is None:
+            raise MonitorClosedError("the monitor is closed")
+        return self._mon
+
+    def sample(self, metrics: int, now_ns: Optional[int] = None) -> RawSample:
+        """Samples the metrics in the bit mask; errors are returned per resource, not raised."""
+        out = self._out
+        with self._lock:
+            mon = self._check_open()
+            if now_ns is None:
+                rc = lib.dm_monitor_sample(mon, metrics, out)
+            else:
+                rc = lib.dm_monitor_sample_at(mon, metrics, now_ns, out)
+            if rc == lib.DM_E_BUFFER:
+                # A file outgrew its buffer: enlarge (allocates, so never on the normal path).
+                grc = lib.dm_monitor_grow(mon, metrics, self._grow_err)
+                if grc != lib.DM_OK:
+                    raise error_from_c("grow", self._grow_err)
+                if now_ns is None:
+                    rc = lib.dm_monitor_sample(mon, metrics, out)
+                else:
+                    rc = lib.dm_monitor_sample_at(mon, metrics, now_ns, out)
+            if rc == lib.DM_OK:
+                return RawSample(
+                    out.cpu_percent,
+                    out.memory_percent,
+                    out.disk_read_bytes_per_sec,
+                    out.disk_write_bytes_per_sec,
+                    out.net_rx_bytes_per_sec,
+                    out.net_tx_bytes_per_sec,
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+            return RawSample(
+                out.cpu_percent,
+                out.memory_percent,
+                out.disk_read_bytes_per_sec,
+                out.disk_write_bytes_per_sec,
+                out.net_rx_bytes_per_sec,
+                out.net_tx_bytes_per_sec,
+                error_from_c("cpu", out.cpu) if out.cpu.code else None,
+                error_from_c("memory", out.memory) if out.memory.code else None,
+                error_from_c("disk", out.disk) if out.disk.code else None,
+                error_from_c("network", out.network) if out.network.code else None,
+            )
+
+    def disks(self) -> list[str]:
+        with self._lock:
+            mon = self._check_open()
+            return [
+                _text(lib.dm_monitor_disk_name(mon, i)) or ""
+                for i in range(lib.dm_monitor_disk_count(mon))
+            ]
+
+    def interfaces(self) -> tuple[str, list[str]]:
+        """The interface selection mode and the names counted (empty for all-but-lo)."""
+        with self._lock:
+            mon = self._check_open()
+            mode = _NET_MODES.get(lib.dm_monitor_net_mode(mon), "not chosen yet")
+            names = [
+                _text(lib.dm_monitor_iface_name(mon, i)) or ""
+                for i in range(lib.dm_monitor_iface_count(mon))
+            ]
+            return mode, names
+
+
+def monotonic_ns() -> int:
+    """The C core's monotonic clock, in nanoseconds (the time base of every rate)."""
+    return int(lib.dm_monotonic_ns())
+
+
+# ---- Pure parsers, exposed for tests and fuzzing ---------------------------------------------
+
+
+def _as_c(data: bytes) -> tuple[Any, int, Any]:
+    """A C copy of `data` of exactly its length (tests swap in a guard-page buffer)."""
+    buf = ffi.new("char[]", len(data) or 1)
+    ffi.memmove(buf, data, len(data))
+    return buf, len(data), buf
+
+
+def _parse_failed(what: str, rc: int) -> ParseError:
+    return ParseError(what, None, f"parser returned {rc}")
+
+
+class CpuTimes(NamedTuple):
+    user: int
+    nice: int
+    system: int
+    idle: int
+    iowait: int
+    irq: int
+    softirq: int
+    steal: int
+    guest: int
+    guest_nice: int
+    nfields: int
+    busy: int
+    idle_total: int
+
+
+def parse_proc_stat(data: bytes) -> CpuTimes:
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("dm_cpu_times *")
+    rc = lib.dm_parse_proc_stat(ptr, n, out)
+    if rc != lib.DM_OK:
+        raise _parse_failed("proc_stat", rc)
+    busy = ffi.new("uint64_t *")
+    idle = ffi.new("uint64_t *")
+    lib.dm_cpu_busy_idle(out, busy, idle)
+    return CpuTimes(
+        out.user, out.nice, out.system, out.idle, out.iowait, out.irq, out.softirq,
+        out.steal, out.guest, out.guest_nice, out.nfields, busy[0], idle[0],
+    )
+
+
+class MemInfo(NamedTuple):
+    total: int
+    available: int
+    has_mem_available: bool
+    percent: float
+
+
+def parse_meminfo(data: bytes) -> MemInfo:
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("dm_meminfo *")
+    rc = lib.dm_parse_meminfo(ptr, n, out)
+    if rc != lib.DM_OK:
+        raise _parse_failed("meminfo", rc)
+    pct = ffi.new("double *")
+    if lib.dm_memory_percent(out, pct) != lib.DM_OK:
+        raise _parse_failed("meminfo", lib.DM_E_PARSE)
+    return MemInfo(out.total, out.available, bool(out.has_mem_available), pct[0])
+
+
+class DiskstatsLine(NamedTuple):
+    major: int
+    minor: int
+    name: str
+    sectors_read: int
+    sectors_written: int
+    nfields: int
+
+
+def parse_diskstats_line(data: bytes) -> DiskstatsLine:
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("dm_diskstats_line *")
+    rc = lib.dm_parse_diskstats_line(ptr, n, out)
+    if rc != lib.DM_OK:
+        raise _parse_failed("diskstats", rc)
+    name = data[out.name_off : out.name_off + out.name_len].decode("utf-8", "replace")
+    return DiskstatsLine(
+        out.major, out.minor, name, out.sectors_read, out.sectors_written, out.nfields
+    )
+
+
+def diskstats_totals(data: bytes) -> tuple[list[str], int, int]:
+    """Whole disks chosen from a diskstats file, and their bytes read and written."""
+    ptr, n, _keep = _as_c(data)
+    disks = ffi.new("dm_disk_set *")
+    rc = lib.dm_diskstats_select(ptr, n, disks)
+    if rc != lib.DM_OK:
+        raise _parse_failed("diskstats", rc)
+    rd = ffi.new("uint64_t *")
+    wr = ffi.new("uint64_t *")
+    rc = lib.dm_diskstats_sum(ptr, n, disks, rd, wr)
+    if rc != lib.DM_OK:
+        raise _parse_failed("diskstats", rc)
+    names = [_text(lib.dm_disk_set_name(disks, i)) or "" for i in range(disks.n)]
+    return names, rd[0], wr[0]
+
+
+class NetdevLine(NamedTuple):
+    name: str
+    rx_bytes: int
+    tx_bytes: int
+
+
+def parse_netdev_line(data: bytes) -> Optional[NetdevLine]:
+    """One net/dev line; None for a header line."""
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("dm_netdev_line *")
+    rc = lib.dm_parse_netdev_line(ptr, n, out)
+    if rc == lib.DM_E_AGAIN:
+        return None
+    if rc != lib.DM_OK:
+        raise _parse_failed("net/dev", rc)
+    name = data[out.name_off : out.name_off + out.name_len].decode("utf-8", "replace")
+    return NetdevLine(name, out.rx_bytes, out.tx_bytes)
+
+
+def netdev_totals(data: bytes, interfaces: Optional[str] = None) -> tuple[int, int]:
+    """rx and tx bytes of a net/dev file: the named interfaces, or all but lo."""
+    ptr, n, _keep = _as_c(data)
+    ifaces = ffi.new("dm_iface_set *")
+    if interfaces is None:
+        ifaces.mode = lib.DM_NET_ALL_BUT_LO
+    elif lib.dm_iface_set_from_list(interfaces.encode(), ifaces) != lib.DM_OK:
+        raise ValueError(f"bad interface list {interfaces!r}")
+    rx = ffi.new("uint64_t *")
+    tx = ffi.new("uint64_t *")
+    rc = lib.dm_netdev_sum(ptr, n, ifaces, rx, tx)
+    if rc != lib.DM_OK:
+        raise _parse_failed("net/dev", rc)
+    return rx[0], tx[0]
+
+
+class RateState:
+    """The C rate arithmetic over a pair of counters (for tests of resets and intervals)."""
+
+    def __init__(self, min_interval_ns: int) -> None:
+        self._st = ffi.new("dm_rate_state *")
+        self._min = min_interval_ns
+        self._detail = ffi.new("const char **")
+
+    def per_second(self, a: int, b: int, now_ns: int) -> tuple[float, float]:
+        now = ffi.new("uint64_t[2]", [a, b])
+        out = ffi.new("double[2]")
+        rc = lib.dm_rate_per_second(self._st, now, now_ns, self._min, out, self._detail)
+        if rc != lib.DM_OK:
+            raise NotReadyError("rate", None, _text(self._detail[0]) or "")
+        return out[0], out[1]
+
+    def busy_percent(self, busy: int, idle: int, now_ns: int) -> float:
+        out = ffi.new("double *")
+        rc = lib.dm_rate_busy_percent(
+            self._st, busy, idle, now_ns, self._min, out, self._detail
+        )
+        if rc != lib.DM_OK:
+            raise NotReadyError("rate", None, _text(self._detail[0]) or "")
+        return float(out[0])

@@ -1,0 +1,214 @@
+"""The ``danube-metrics`` command: a live view, JSON lines, and one-shot LoadReports."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Optional, TextIO
+
+from danube_metrics import __version__
+from danube_metrics.errors import DanubeMetricsError
+from danube_metrics.monitor import Readings, ResourceMonitor, create_resource_monitor
+from danube_metrics.report import generate_load_report
+
+BAR_WIDTH = 30
+HISTORY = 40
+SPARKS = " ▁▂▃▄▅▆▇█"
+
+
+def human_bytes(rate: float) -> str:
+    """1536.0 -> '1.5 KiB/s'."""
+    value = float(rate)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}/s" if unit == "B" else f"{value:.1f} {unit}/s"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    fraction = min(max(fraction, 0.0), 1.0)
+    filled = round(fraction * width)
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def sparkline(values: Sequence[float], top: float) -> str:
+    if top <= 0:
+        return SPARKS[0] * len(values)
+    return "".join(SPARKS[min(8, round(v / top * 8))] for v in values)
+
+
+class LiveView:
+    """Renders readings with bars and a short history of each figure."""
+
+    def __init__(self, monitor: ResourceMonitor) -> None:
+        self.monitor = monitor
+        self.history: dict[str, collections.deque[float]] = {
+            k: collections.deque(maxlen=HISTORY) for k in ("cpu", "memory", "disk", "network")
+        }
+        self.peak = {"disk": 1.0, "network": 1.0}
+
+    def render(self, readings: Readings) -> str:
+        lines = [
+            f"danube-metrics {__version__}   {time.strftime('%Y-%m-%d %H:%M:%S')}",
+            f"monitor: {self.monitor.describe()}",
+            f"why:     {self.monitor.selection_reason}",
+            "",
+        ]
+
+        def row(key: str, label: str, value: Optional[float], text: str, top: float) -> None:
+            if value is None:
+                err = readings.errors.get(key)
+                lines.append(f"{label:<8} unavailable: {err}")
+                return
+            self.history[key].append(value)
+            lines.append(f"{label:<8} {text:>22} {bar(value / top)}")
+            lines.append(f"{'':<8} {'history':>22}  {sparkline(list(self.history[key]), top)}")
+
+        row("cpu", "CPU", readings.cpu_percent, f"{readings.cpu_percent or 0:.1f} %", 100.0)
+        row(
+            "memory",
+            "Memory",
+            readings.memory_percent,
+            f"{readings.memory_percent or 0:.1f} %",
+            100.0,
+        )
+        for key, label, stats in (
+            ("disk", "Disk", readings.disk),
+            ("network", "Network", readings.network),
+        ):
+            if stats is None:
+                row(key, label, None, "", 1.0)
+                continue
+            total = stats.total_bytes_per_sec()
+            self.peak[key] = max(self.peak[key], total)
+            a, b = stats
+            names = ("r", "w") if key == "disk" else ("rx", "tx")
+            text = f"{names[0]} {human_bytes(a)}  {names[1]} {human_bytes(b)}"
+            row(key, label, total, text, self.peak[key])
+        lines.append("")
+        lines.append("bars: CPU and memory against 100 %; disk and network against their peak")
+        return "\n".join(lines)
+
+
+def readings_json(readings: Readings) -> str:
+    doc = {
+        "timestamp": time.time(),
+        "cpu_percent": readings.cpu_percent,
+        "memory_percent": readings.memory_percent,
+        "disk_read_bytes_per_sec": readings.disk.read_bytes_per_sec if readings.disk else None,
+        "disk_write_bytes_per_sec": readings.disk.write_bytes_per_sec if readings.disk else None,
+        "net_rx_bytes_per_sec": readings.network.rx_bytes_per_sec if readings.network else None,
+        "net_tx_bytes_per_sec": readings.network.tx_bytes_per_sec if readings.network else None,
+        "errors": {k: str(v) for k, v in readings.errors.items()},
+    }
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def read_topics(path: str) -> list[str]:
+    """One topic per line; blank lines and lines starting with '#' are skipped."""
+    with open(path, encoding="utf-8") as f:
+        return [
+            line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")
+        ]
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--mode", choices=("auto", "host"), default="auto",
+                        help="which monitor to use (default: auto)")
+    common.add_argument("--root", default="/", help="path prefix for /proc and /sys (default /)")
+    common.add_argument("--interfaces", help="comma-separated network interfaces to count")
+    common.add_argument("--interval", type=positive_float, default=1.0,
+                        help="seconds between refreshes / measured interval (default 1)")
+
+    parser = argparse.ArgumentParser(
+        prog="danube-metrics",
+        description="Live CPU, memory, disk and network load, or one LoadReport as JSON.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--count", type=non_negative_int, default=0,
+                        help="exit after N refreshes (default: run until Ctrl-C)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per refresh instead of the live view")
+    sub = parser.add_subparsers(dest="command")
+    report = sub.add_parser("report", parents=[common],
+                            help="measure over --interval and print one LoadReport as JSON")
+    report.add_argument("--topics-file", help="file with one topic name per line")
+    report.add_argument("--indent", type=non_negative_int, help="pretty-print the JSON")
+    return parser
+
+
+def _make_monitor(args: argparse.Namespace) -> ResourceMonitor:
+    interfaces = args.interfaces.split(",") if args.interfaces else None
+    return create_resource_monitor(args.root, args.mode, interfaces=interfaces)
+
+
+def run_report(args: argparse.Namespace, out: TextIO) -> int:
+    topics = read_topics(args.topics_file) if args.topics_file else []
+    with _make_monitor(args) as mon:
+        time.sleep(args.interval)  # the rates cover this interval
+        report = generate_load_report(len(topics), topics, mon)
+    out.write(report.to_json(indent=args.indent) + "\n")
+    if not report.resources_usage:
+        print("danube-metrics: no resource could be measured", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_live(args: argparse.Namespace, out: TextIO) -> int:
+    interactive = out.isatty() and not args.json
+    with _make_monitor(args) as mon:
+        view = LiveView(mon)
+        n = 0
+        while args.count == 0 or n < args.count:
+            time.sleep(args.interval)
+            readings = mon.read_all()
+            n += 1
+            if args.json:
+                out.write(readings_json(readings) + "\n")
+            else:
+                frame = view.render(readings)
+                out.write(("\x1b[H\x1b[2J" + frame) if interactive else frame + "\n\n")
+            out.flush()
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="danube-metrics: %(message)s")
+    try:
+        if args.command == "report":
+            return run_report(args, sys.stdout)
+        return run_live(args, sys.stdout)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 0
+    except (DanubeMetricsError, OSError, ValueError) as exc:
+        print(f"danube-metrics: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

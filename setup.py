@@ -1,0 +1,15 @@
+"""Build glue: everything else is in pyproject.toml. The C extension is declared by cffi."""
+
+import sys
+
+from setuptools import setup
+
+options = {}
+if sys.implementation.name == "cpython" and not hasattr(sys, "gettotalrefcount"):
+    # cffi compiles against the limited API: one abi3 wheel serves every CPython >= 3.9.
+    options["bdist_wheel"] = {"py_limited_api": "cp39"}
+
+setup(
+    cffi_modules=["danube_metrics/_build.py:ffibuilder"],
+    options=options,
+)
