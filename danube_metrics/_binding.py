@@ -78,11 +78,12 @@ class HostMonitorHandle:
         root: str = "/",
         min_interval_ns: int = 100_000_000,
         interfaces: Optional[str] = None,
+        start_ns: int = 0,
     ) -> None:
         self._lock = threading.Lock()
         self._root = ffi.new("char[]", os.fsencode(root))
         self._ifaces = ffi.new("char[]", interfaces.encode()) if interfaces else ffi.NULL
-        opts = ffi.new("dm_options *", {"min_interval_ns": min_interval_ns})
+        opts = ffi.new("dm_options *", {"min_interval_ns": min_interval_ns, "start_ns": start_ns})
         opts.root = self._root
         opts.interfaces = self._ifaces
         out = ffi.new("dm_monitor **")
@@ -91,6 +92,10 @@ class HostMonitorHandle:
         if rc == lib.DM_E_INVALID:
             raise ValueError(f"cannot open monitor: {_text(err.detail)}")
         if rc != lib.DM_OK:
+            if err.path != ffi.NULL:  # relative to the root after a failed open
+                err.path = self._keep_path = ffi.new(
+                    "char[]", os.fsencode(root.rstrip("/")) + ffi.string(err.path)
+                )
             raise error_from_c("open", err)
         self._mon: Any = ffi.gc(out[0], lib.dm_monitor_close)
         self._out = ffi.new("dm_sample *")
@@ -121,14 +126,7 @@ class HostMonitorHandle:
             else:
                 rc = lib.dm_monitor_sample_at(mon, metrics, now_ns, out)
             if rc == lib.DM_E_BUFFER:
-                # A file outgrew its buffer: enlarge (allocates, so never on the normal path).
-                grc = lib.dm_monitor_grow(mon, metrics, self._grow_err)
-                if grc != lib.DM_OK:
-                    raise error_from_c("grow", self._grow_err)
-                if now_ns is None:
-                    rc = lib.dm_monitor_sample(mon, metrics, out)
-                else:
-                    rc = lib.dm_monitor_sample_at(mon, metrics, now_ns, out)
+                rc = self._grow_and_retry(mon, now_ns)
             if rc == lib.DM_OK:
                 return RawSample(
                     out.cpu_percent,
@@ -154,6 +152,23 @@ class HostMonitorHandle:
                 error_from_c("disk", out.disk) if out.disk.code else None,
                 error_from_c("network", out.network) if out.network.code else None,
             )
+
+    def _grow_and_retry(self, mon: Any, now_ns: Optional[int]) -> int:
+        """A file outgrew its buffer: enlarge that buffer (this allocates, so it is kept off
+        the normal path) and sample again the readings that hit it."""
+        out = self._out
+        again = 0
+        for bit, err in ((MEMORY, out.memory), (DISK, out.disk), (NETWORK, out.network)):
+            if err.code == lib.DM_E_BUFFER:
+                again |= bit
+        if lib.dm_monitor_grow(mon, again, self._grow_err) != lib.DM_OK:
+            raise error_from_c("grow", self._grow_err)
+        if now_ns is None:
+            lib.dm_monitor_sample(mon, again, out)
+        else:
+            lib.dm_monitor_sample_at(mon, again, now_ns, out)
+        codes = (out.cpu.code, out.memory.code, out.disk.code, out.network.code)
+        return next((c for c in codes if c != lib.DM_OK), lib.DM_OK)  # type: ignore[no-any-return]
 
     def disks(self) -> list[str]:
         with self._lock:

@@ -63,6 +63,7 @@ typedef struct dm_options {
     const char *root;
     int64_t min_interval_ns;
     const char *interfaces;
+    int64_t start_ns;
 } dm_options;
 
 typedef struct dm_monitor dm_monitor;

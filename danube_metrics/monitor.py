@@ -216,6 +216,8 @@ class NativeResourceMonitor(_CoreMonitor):
     :param interfaces: network interfaces to count instead of the automatic choice.
     :raises ReadingError: when none of the four files can be read under ``root``.
     :raises ValueError: for a negative ``min_interval`` or a bad interface list.
+
+    ``_start_ns`` (tests only) sets the monotonic time of the baseline, see ``_sample_at``.
     """
 
     def __init__(
@@ -224,6 +226,7 @@ class NativeResourceMonitor(_CoreMonitor):
         *,
         min_interval: float = DEFAULT_MIN_INTERVAL,
         interfaces: Optional[Sequence[str]] = None,
+        _start_ns: int = 0,
     ) -> None:
         if not sys.platform.startswith("linux"):
             raise DanubeMetricsError(f"no host monitor for {sys.platform} yet")
@@ -240,6 +243,7 @@ class NativeResourceMonitor(_CoreMonitor):
             self.root,
             round(min_interval * 1e9),
             ",".join(interfaces) if interfaces is not None else None,
+            _start_ns,
         )
 
     @property

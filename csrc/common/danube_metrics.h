@@ -71,14 +71,19 @@ typedef struct dm_options {
     const char *root;        /* path prefix for every file read; NULL or "" means "/" */
     int64_t min_interval_ns; /* rates over a shorter interval return the last values */
     const char *interfaces;  /* comma-separated interface names to count, or NULL for automatic */
+    int64_t start_ns;        /* monotonic time of the baseline; 0 means now (tests set it) */
 } dm_options;
 
 typedef struct dm_monitor dm_monitor;
 
+/* Fails only when no file at all can be read under the root (then err->path is the file's path
+   relative to the root, since the monitor's copy is gone), or on bad options or no memory. */
 int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err);
 /* Samples the metrics in `metrics` at the monotonic clock's current time. Returns DM_OK when
    every requested reading succeeded, else the first failing code; each reading's own status is
-   in out->cpu, ->memory, ->disk, ->network. */
+   in out->cpu, ->memory, ->disk, ->network. DM_E_BUFFER takes precedence: a file outgrew its
+   buffer, so call dm_monitor_grow for the readings whose code is DM_E_BUFFER and sample those
+   again (readings not requested keep their previous values in `out`). */
 int dm_monitor_sample(dm_monitor *mon, unsigned metrics, dm_sample *out);
 /* The same at an explicit monotonic time in nanoseconds (tests drive time with it). */
 int dm_monitor_sample_at(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out);

@@ -45,15 +45,15 @@ static int rate_step(dm_rate_state *st, enum rate_kind kind, const uint64_t now[
     dt = now_ns - st->prev_ns;
     if (dt < min_interval_ns && st->has_last)
         goto use_last;
+    if (dt <= 0) {
+        if (st->has_last)
+            goto use_last;
+        *detail = "no time has passed since the baseline";
+        return DM_E_AGAIN;
+    }
     d0 = now[0] - st->prev[0];
     d1 = now[1] - st->prev[1];
     if (kind == PER_SECOND) {
-        if (dt <= 0) {
-            if (st->has_last)
-                goto use_last;
-            *detail = "no time has passed since the baseline";
-            return DM_E_AGAIN;
-        }
         v[0] = (double)d0 * 1e9 / (double)dt;
         v[1] = (double)d1 * 1e9 / (double)dt;
     } else {

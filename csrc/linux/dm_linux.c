@@ -17,6 +17,7 @@
 #define STAT_BUFFER 4096 /* only the first line of /proc/stat is needed */
 
 struct dm_file {
+    const char *rel; /* path under the root (a literal), named by open errors */
     int fd;
     int whole;   /* the whole file must fit (else only its first line is needed) */
     char *path;
@@ -69,6 +70,7 @@ static char *join_path(const char *root, const char *rel)
 
 static int file_init(struct dm_file *f, const char *root, const char *rel, int whole)
 {
+    f->rel = rel;
     f->fd = -1;
     f->whole = whole;
     f->len = 0;
@@ -249,10 +251,12 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
                 *err = e;
                 return r;
             }
-            if (r == DM_OK)
+            if (r == DM_OK) {
                 readable++;
-            else if (first.code == DM_OK)
+            } else if (first.code == DM_OK) {
                 first = e;
+                first.path = files[i]->rel; /* the monitor's copy dies with it */
+            }
         }
     }
     if (readable == 0) {
@@ -261,7 +265,8 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         dm_monitor_close(m);
         return first.code;
     }
-    dm_monitor_sample(m, DM_ALL, &baseline);
+    dm_monitor_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
+                         &baseline);
     *out = m;
     return DM_OK;
 }
@@ -383,10 +388,15 @@ int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sam
     int first = DM_OK, r;
     if (m == NULL || out == NULL)
         return DM_E_INVALID;
-    set_error(&out->cpu, DM_OK, 0, NULL, NULL);
-    set_error(&out->memory, DM_OK, 0, NULL, NULL);
-    set_error(&out->disk, DM_OK, 0, NULL, NULL);
-    set_error(&out->network, DM_OK, 0, NULL, NULL);
+    /* Readings not requested are left as they were, so a caller can retry a subset. */
+    if (metrics & DM_CPU)
+        set_error(&out->cpu, DM_OK, 0, NULL, NULL);
+    if (metrics & DM_MEMORY)
+        set_error(&out->memory, DM_OK, 0, NULL, NULL);
+    if (metrics & DM_DISK)
+        set_error(&out->disk, DM_OK, 0, NULL, NULL);
+    if (metrics & DM_NETWORK)
+        set_error(&out->network, DM_OK, 0, NULL, NULL);
     if ((metrics & DM_CPU) && (r = sample_cpu(m, now_ns, out)) != DM_OK && first == DM_OK)
         first = r;
     if ((metrics & DM_MEMORY) && (r = sample_memory(m, out)) != DM_OK && first == DM_OK)
@@ -396,6 +406,9 @@ int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sam
     if ((metrics & DM_NETWORK) && (r = sample_network(m, now_ns, out)) != DM_OK &&
         first == DM_OK)
         first = r;
+    if (out->memory.code == DM_E_BUFFER || out->disk.code == DM_E_BUFFER ||
+        out->network.code == DM_E_BUFFER)
+        return DM_E_BUFFER; /* the one status the caller acts on: grow, then retry */
     return first;
 }
 

@@ -37,7 +37,7 @@ static void print_error(const char *what, const dm_error *e, int *first)
 
 int main(int argc, char **argv)
 {
-    dm_options opts = {"/", 0, NULL};
+    dm_options opts = {"/", 0, NULL, 0};
     dm_monitor *mon = NULL;
     dm_error err;
     dm_sample s;

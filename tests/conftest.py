@@ -1,0 +1,47 @@
+"""Shared test helpers: fixture trees copied to a temporary root, advanced in place."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).parent.parent
+
+# The monotonic time given to fixture monitors as their baseline, and one second.
+T0 = 10**12
+SECOND = 10**9
+
+
+class FixtureTree:
+    """A copy of tests/fixtures/<case> without its later/ snapshot, which advance() applies."""
+
+    def __init__(self, case: str, dest: Path) -> None:
+        self.source = FIXTURES / case
+        self.root = dest / case
+        shutil.copytree(self.source, self.root, ignore=shutil.ignore_patterns("later"))
+
+    def write(self, rel: str, text: str) -> None:
+        # Rewritten in place (same inode): the monitor keeps its descriptors open.
+        with open(self.root / rel, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    def read(self, rel: str) -> str:
+        return (self.root / rel).read_text(encoding="utf-8")
+
+    def advance(self) -> None:
+        """Applies the case's later/ snapshot of every file."""
+        later = self.source / "later"
+        for path in later.rglob("*"):
+            if path.is_file():
+                self.write(str(path.relative_to(later)), path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def tree_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def make(case: str) -> FixtureTree:
+        return FixtureTree(case, tmp_path)
+
+    return make
