@@ -1,0 +1,102 @@
+"""The danube-metrics command: live view, JSON lines, report, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from danube_metrics import LoadReport, ResourceType
+from danube_metrics.cli import bar, human_bytes, main, sparkline
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "danube_metrics", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_live_view_prints_the_monitor_the_readings_and_history() -> None:
+    proc = run("--count", "2", "--interval", "0.2", "--mode", "host")
+    assert proc.returncode == 0, proc.stderr
+    frames = proc.stdout.split("danube-metrics 0.1.0")[1:]
+    assert len(frames) == 2
+    last = frames[-1]
+    assert "monitor: host monitor (/proc" in last
+    assert "why:     host monitor requested (mode='host')" in last
+    for label in ("CPU", "Memory", "Disk", "Network"):
+        assert f"\n{label}" in last
+    assert last.count("history") == 4
+    assert "[" in last and "%" in last
+
+
+def test_json_lines_mode() -> None:
+    proc = run("--json", "--count", "3", "--interval", "0.15")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        doc = json.loads(line)
+        assert doc["errors"] == {}
+        assert 0.0 <= doc["cpu_percent"] <= 100.0
+        assert 0.0 < doc["memory_percent"] <= 100.0
+        for key in ("disk_read_bytes_per_sec", "net_tx_bytes_per_sec"):
+            assert doc[key] >= 0.0
+
+
+def test_report_with_topics_file(tmp_path: Path) -> None:
+    topics = tmp_path / "topics.txt"
+    topics.write_text("# my topics\n/default/a\n\n/default/b\n")
+    proc = run("report", "--topics-file", str(topics), "--interval", "0.2")
+    assert proc.returncode == 0, proc.stderr
+    report = LoadReport.from_json(proc.stdout)
+    assert report.topic_list == ["/default/a", "/default/b"]
+    assert report.topics_len == 2
+    assert [r.resource for r in report.resources_usage] == list(ResourceType)
+
+
+def test_errors_go_to_stderr_with_non_zero_exit(tmp_path: Path) -> None:
+    proc = run("report", "--topics-file", str(tmp_path / "missing.txt"))
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert "missing.txt" in proc.stderr and "error" in proc.stderr
+    proc = run("--root", str(tmp_path), "--count", "1")
+    assert proc.returncode == 1
+    assert "proc/stat" in proc.stderr
+    proc = run("--interval", "0")
+    assert proc.returncode == 2
+    assert "must be > 0" in proc.stderr
+
+
+def test_report_of_a_broken_root_leaves_failed_resources_out(tmp_path: Path) -> None:
+    proc_dir = tmp_path / "proc"
+    proc_dir.mkdir()
+    (proc_dir / "meminfo").write_text("MemTotal: 1000 kB\nMemAvailable: 250 kB\n")
+    proc = run("report", "--root", str(tmp_path), "--interval", "0.1")
+    assert proc.returncode == 0, proc.stderr
+    report = LoadReport.from_json(proc.stdout)
+    assert [(r.resource, r.usage) for r in report.resources_usage] == [
+        (ResourceType.Memory, 75.0)
+    ]
+    assert "cpu left out" in proc.stderr and "proc/stat" in proc.stderr
+
+
+def test_helpers() -> None:
+    assert human_bytes(512) == "512 B/s"
+    assert human_bytes(1536) == "1.5 KiB/s"
+    assert human_bytes(3 * 1024**3) == "3.0 GiB/s"
+    assert bar(0.5, 10) == "[#####.....]"
+    assert bar(2.0, 4) == "[####]"
+    assert sparkline([0, 50, 100], 100) == " ▄█"
+
+
+def test_main_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--json", "--count", "1", "--interval", "0.1"]) == 0
+    assert json.loads(capsys.readouterr().out)["memory_percent"] > 0
