@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +17,22 @@ REPO = Path(__file__).parent.parent
 # The monotonic time given to fixture monitors as their baseline, and one second.
 T0 = 10**12
 SECOND = 10**9
+
+
+# Child Pythons start in a neutral directory: from the repository root, `python -c` and
+# `python -m` would import the source tree (which has no compiled module) instead of the
+# installed package.
+NEUTRAL_CWD = tempfile.gettempdir()
+
+
+def run_python(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Runs this interpreter with `args` from a neutral directory, capturing text output."""
+    kwargs.setdefault("cwd", NEUTRAL_CWD)
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    kwargs.setdefault("timeout", 120)
+    return subprocess.run([sys.executable, *args], **kwargs)
 
 
 class FixtureTree:

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_python
 
 from danube_metrics import LoadReport, ResourceType
 from danube_metrics.cli import bar, human_bytes, main, sparkline
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "danube_metrics", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_python("-m", "danube_metrics", *args)
 
 
 def test_live_view_prints_the_monitor_the_readings_and_history() -> None:

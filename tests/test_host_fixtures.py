@@ -11,7 +11,7 @@ import textwrap
 from typing import Callable
 
 import pytest
-from conftest import SECOND, T0, FixtureTree
+from conftest import NEUTRAL_CWD, SECOND, T0, FixtureTree
 
 from danube_metrics import (
     DiskIOStats,
@@ -252,7 +252,9 @@ def test_permission_denied_names_the_file(tree_factory: TreeFactory) -> None:
         if shutil.which("setpriv") is None:
             pytest.skip("running as root and util-linux's setpriv is not installed")
         command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        command, capture_output=True, text=True, check=True, cwd=NEUTRAL_CWD
+    ).stdout
     lines = out.splitlines()
     assert lines[0] == f"{errno.EACCES} {tree.root}/proc/meminfo"
     assert "Permission denied" in lines[1]
