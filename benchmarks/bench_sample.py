@@ -58,8 +58,10 @@ def main() -> None:
         ("get_disk_io / disk_io_counters", mon.get_disk_io, psutil.disk_io_counters),
         ("get_network_io / net_io_counters", mon.get_network_io, psutil.net_io_counters),
     ]
-    print(f"# {platform.machine()}, {psutil.cpu_count()} CPUs, Linux {platform.release()}, "
-          f"Python {platform.python_version()}, psutil {psutil.__version__}")
+    print(
+        f"# {platform.machine()}, {psutil.cpu_count()} CPUs, Linux {platform.release()}, "
+        f"Python {platform.python_version()}, psutil {psutil.__version__}"
+    )
     print(f"{'operation':<36} {'ours us':>9} {'psutil us':>10} {'psutil/ours':>12}")
     for name, ours, theirs in rows:
         a = per_call_us(ours, args.seconds)

@@ -235,8 +235,19 @@ def parse_proc_stat(data: bytes) -> CpuTimes:
     idle = ffi.new("uint64_t *")
     lib.dm_cpu_busy_idle(out, busy, idle)
     return CpuTimes(
-        out.user, out.nice, out.system, out.idle, out.iowait, out.irq, out.softirq,
-        out.steal, out.guest, out.guest_nice, out.nfields, busy[0], idle[0],
+        out.user,
+        out.nice,
+        out.system,
+        out.idle,
+        out.iowait,
+        out.irq,
+        out.softirq,
+        out.steal,
+        out.guest,
+        out.guest_nice,
+        out.nfields,
+        busy[0],
+        idle[0],
     )
 
 
@@ -349,9 +360,7 @@ class RateState:
 
     def busy_percent(self, busy: int, idle: int, now_ns: int) -> float:
         out = ffi.new("double *")
-        rc = lib.dm_rate_busy_percent(
-            self._st, busy, idle, now_ns, self._min, out, self._detail
-        )
+        rc = lib.dm_rate_busy_percent(self._st, busy, idle, now_ns, self._min, out, self._detail)
         if rc != lib.DM_OK:
             raise NotReadyError("rate", None, _text(self._detail[0]) or "")
         return float(out[0])

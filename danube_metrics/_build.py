@@ -154,9 +154,7 @@ def _platform_dir() -> str:
 
 def _sources() -> list[str]:
     common = sorted(str(p.relative_to(ROOT)) for p in (CSRC / "common").glob("*.c"))
-    platform = sorted(
-        str(p.relative_to(ROOT)) for p in (CSRC / _platform_dir()).glob("*.c")
-    )
+    platform = sorted(str(p.relative_to(ROOT)) for p in (CSRC / _platform_dir()).glob("*.c"))
     return common + platform
 
 
@@ -167,9 +165,7 @@ ffibuilder.set_source(
     '#include "danube_metrics.h"',
     sources=_sources(),
     include_dirs=[str((CSRC / "common").relative_to(ROOT))],
-    extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra"]
-    if sys.platform != "win32"
-    else [],
+    extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra"] if sys.platform != "win32" else [],
     libraries=["m"] if sys.platform.startswith("linux") else [],
 )
 

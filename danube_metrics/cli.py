@@ -114,9 +114,7 @@ def readings_json(readings: Readings) -> str:
 def read_topics(path: str) -> list[str]:
     """One topic per line; blank lines and lines starting with '#' are skipped."""
     with open(path, encoding="utf-8") as f:
-        return [
-            line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")
-        ]
+        return [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
 
 
 def positive_float(text: str) -> float:
@@ -135,12 +133,20 @@ def non_negative_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--mode", choices=("auto", "host"), default="auto",
-                        help="which monitor to use (default: auto)")
+    common.add_argument(
+        "--mode",
+        choices=("auto", "host"),
+        default="auto",
+        help="which monitor to use (default: auto)",
+    )
     common.add_argument("--root", default="/", help="path prefix for /proc and /sys (default /)")
     common.add_argument("--interfaces", help="comma-separated network interfaces to count")
-    common.add_argument("--interval", type=positive_float, default=1.0,
-                        help="seconds between refreshes / measured interval (default 1)")
+    common.add_argument(
+        "--interval",
+        type=positive_float,
+        default=1.0,
+        help="seconds between refreshes / measured interval (default 1)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="danube-metrics",
@@ -148,13 +154,21 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--count", type=non_negative_int, default=0,
-                        help="exit after N refreshes (default: run until Ctrl-C)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object per refresh instead of the live view")
+    parser.add_argument(
+        "--count",
+        type=non_negative_int,
+        default=0,
+        help="exit after N refreshes (default: run until Ctrl-C)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per refresh instead of the live view",
+    )
     sub = parser.add_subparsers(dest="command")
-    report = sub.add_parser("report", parents=[common],
-                            help="measure over --interval and print one LoadReport as JSON")
+    report = sub.add_parser(
+        "report", parents=[common], help="measure over --interval and print one LoadReport as JSON"
+    )
     report.add_argument("--topics-file", help="file with one topic name per line")
     report.add_argument("--indent", type=non_negative_int, help="pretty-print the JSON")
     return parser

@@ -10,8 +10,9 @@ from __future__ import annotations
 import abc
 import os
 import sys
+from collections.abc import Sequence
 from types import TracebackType
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional
 
 from danube_metrics import _binding
 from danube_metrics._binding import RawSample

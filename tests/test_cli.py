@@ -76,9 +76,7 @@ def test_report_of_a_broken_root_leaves_failed_resources_out(tmp_path: Path) -> 
     proc = run("report", "--root", str(tmp_path), "--interval", "0.1")
     assert proc.returncode == 0, proc.stderr
     report = LoadReport.from_json(proc.stdout)
-    assert [(r.resource, r.usage) for r in report.resources_usage] == [
-        (ResourceType.Memory, 75.0)
-    ]
+    assert [(r.resource, r.usage) for r in report.resources_usage] == [(ResourceType.Memory, 75.0)]
     assert "cpu left out" in proc.stderr and "proc/stat" in proc.stderr
 
 

@@ -266,9 +266,7 @@ def test_file_growing_past_its_buffer_is_handled(tree_factory: TreeFactory) -> N
     with open_monitor(tree, min_interval=0) as mon:
         base = tree.read("proc/diskstats")
         # Hundreds of loop devices appear: far beyond the buffer sized at open.
-        loops = "".join(
-            f"   7 {i:7d} loop{i} 1 0 8 0 0 0 0 0 0 0 0\n" for i in range(8, 2000)
-        )
+        loops = "".join(f"   7 {i:7d} loop{i} 1 0 8 0 0 0 0 0 0 0 0\n" for i in range(8, 2000))
         tree.write("proc/diskstats", base + loops)
         assert len(base + loops) > 64 * 1024
         r = mon._sample_at(T0 + SECOND)

@@ -17,7 +17,7 @@ from danube_metrics import (
     SystemLoad,
     generate_load_report,
 )
-from danube_metrics.monitor import _CoreMonitor, Readings
+from danube_metrics.monitor import Readings, _CoreMonitor
 
 SEED_JSON = (
     '{"resources_usage":[{"resource":"CPU","usage":12.5},{"resource":"Memory","usage":40.0},'
@@ -83,8 +83,11 @@ def _mutate(fn: Callable[[dict], object]) -> str:  # type: ignore[type-arg]
             _mutate(lambda d: d["resources_usage"].append({"resource": "CPU", "usage": 1})),
             "resource CPU appears twice",
         ),
-        ('{"resources_usage":[{"resource":"CPU","usage":NaN}],"topics_len":0,'
-         '"topic_list":[],"timestamp":0}', "finite"),
+        (
+            '{"resources_usage":[{"resource":"CPU","usage":NaN}],"topics_len":0,'
+            '"topic_list":[],"timestamp":0}',
+            "finite",
+        ),
     ],
 )
 def test_malformed_reports_are_rejected_with_a_precise_error(text: str, message: str) -> None:
