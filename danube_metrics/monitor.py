@@ -12,11 +12,13 @@ import os
 import sys
 from collections.abc import Sequence
 from types import TracebackType
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, TypeVar
 
 from danube_metrics import _binding
 from danube_metrics._binding import RawSample
 from danube_metrics.errors import DanubeMetricsError
+
+_M = TypeVar("_M", bound="ResourceMonitor")
 
 DEFAULT_MIN_INTERVAL = 0.1
 """Seconds: rate readings closer together than this return the last values."""
@@ -106,7 +108,7 @@ class ResourceMonitor(abc.ABC):
     def close(self) -> None:
         """Releases the monitor's files; further readings raise MonitorClosedError."""
 
-    def __enter__(self) -> ResourceMonitor:
+    def __enter__(self: _M) -> _M:
         return self
 
     def __exit__(

@@ -90,12 +90,14 @@ static void file_free(struct dm_file *f)
     f->path = f->buf = NULL;
 }
 
-/* Reads the file from offset 0 into its buffer: the hot path (no allocation). The descriptor
+/* Reads the file from offset 0 into its buffer: the hot path (no allocation). procfs hands out
+   at most about a page per read, cut at a line boundary, so a whole file is read in a loop
+   until end of file; a file that fills the buffer is reported as DM_E_BUFFER. The descriptor
    stays open across samples; after an error it is closed and reopened on the next read, so a
    file that reappears is picked up. */
 static int file_read(struct dm_file *f, dm_error *err)
 {
-    ssize_t n;
+    size_t got = 0;
     if (f->fd < 0) {
         f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
         if (f->fd < 0) {
@@ -103,17 +105,24 @@ static int file_read(struct dm_file *f, dm_error *err)
             return DM_E_OS;
         }
     }
-    do {
-        n = pread(f->fd, f->buf, f->cap, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        int e = errno;
-        close(f->fd);
-        f->fd = -1;
-        set_error(err, DM_E_OS, e, f->path, "cannot read");
-        return DM_E_OS;
+    while (got < f->cap) {
+        ssize_t n = pread(f->fd, f->buf + got, f->cap - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(f->fd);
+            f->fd = -1;
+            set_error(err, DM_E_OS, e, f->path, "cannot read");
+            return DM_E_OS;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+        if (!f->whole)
+            break; /* the first line of /proc/stat is in the first read */
     }
-    f->len = (size_t)n;
+    f->len = got;
     if (f->whole && f->len == f->cap) {
         set_error(err, DM_E_BUFFER, 0, f->path, "file larger than its buffer");
         return DM_E_BUFFER;
