@@ -75,6 +75,8 @@ static int meminfo_value(const char *line, size_t len, const char *key, uint64_t
     return 0;
 }
 
+static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
 int dm_parse_meminfo(const char *buf, size_t len, dm_meminfo *out)
 {
     static const char *const keys[] = {"MemTotal", "MemAvailable", "MemFree", "Buffers",
@@ -115,7 +117,7 @@ int dm_parse_meminfo(const char *buf, size_t len, dm_meminfo *out)
         uint64_t avail;
         if (!seen[FREE] || !seen[CACHED])
             return DM_E_PARSE;
-        avail = val[FREE] + val[BUFFERS] + val[CACHED] + val[SRECLAIMABLE];
+        avail = sat_add(sat_add(val[FREE], val[BUFFERS]), sat_add(val[CACHED], val[SRECLAIMABLE]));
         avail = avail > val[SHMEM] ? avail - val[SHMEM] : 0;
         out->available = avail;
     }
@@ -176,7 +178,7 @@ int dm_parse_diskstats_line(const char *line, size_t len, dm_diskstats_line *out
         /* 2.4 /proc/partitions: major minor #blocks name rio rmerge rsect ruse wio wmerge wsect
            wuse running use aveq */
         name_tok = 3, read_tok = 6, write_tok = 10;
-    } else if (n == 14 || n >= 18) {
+    } else if (n == 14 || n == 18 || n == 20) {
         /* 2.6+: major minor name reads merged sectors ms writes merged sectors ms ...
            (18 fields add discards, 20 add flushes) */
         name_tok = 2, read_tok = 5, write_tok = 9;

@@ -57,7 +57,7 @@ static int rate_step(dm_rate_state *st, enum rate_kind kind, const uint64_t now[
         v[0] = (double)d0 * 1e9 / (double)dt;
         v[1] = (double)d1 * 1e9 / (double)dt;
     } else {
-        if (d0 + d1 == 0) {
+        if (d0 == 0 && d1 == 0) {
             if (st->has_last)
                 goto use_last;
             *detail = "no CPU time accounted since the baseline (interval shorter than a tick)";
