@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 import pytest
+from conftest import run_python
 from guarded import PAGE, Side, guarded_as_c
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -341,15 +341,9 @@ def test_every_prefix_and_suffix_of_real_files(rel: str, parse: Parser, path: Pa
 
 def _run_child(code: str) -> subprocess.CompletedProcess[str]:
     """Runs `code` in a fresh interpreter that can import guarded.py (so it may crash)."""
-    tests = str(Path(__file__).parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, *sys.path])}
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    # Only tests/ is added to the path: the package must come from where it is installed.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    return run_python("-c", textwrap.dedent(code), env=env, timeout=60)
 
 
 @pytest.mark.parametrize("side", ["after", "before"])
