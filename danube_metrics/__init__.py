@@ -9,12 +9,15 @@ from danube_metrics.errors import (
     DanubeMetricsError,
     MonitorClosedError,
     NotReadyError,
+    NotSupportedError,
     ParseError,
     ReadingError,
     ReportFormatError,
 )
 from danube_metrics.monitor import (
+    CgroupResourceMonitor,
     DiskIOStats,
+    Environment,
     NativeResourceMonitor,
     NetworkIOStats,
     Readings,
@@ -27,13 +30,16 @@ from danube_metrics.report import LoadReport, ResourceType, SystemLoad, generate
 __version__ = "0.1.0"
 
 __all__ = [
+    "CgroupResourceMonitor",
     "DanubeMetricsError",
     "DiskIOStats",
+    "Environment",
     "LoadReport",
     "MonitorClosedError",
     "NativeResourceMonitor",
     "NetworkIOStats",
     "NotReadyError",
+    "NotSupportedError",
     "ParseError",
     "ReadingError",
     "Readings",

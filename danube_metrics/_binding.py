@@ -14,6 +14,7 @@ from danube_metrics.errors import (
     DanubeMetricsError,
     MonitorClosedError,
     NotReadyError,
+    NotSupportedError,
     ParseError,
     ReadingError,
 )
@@ -49,6 +50,8 @@ def error_from_c(resource: str, err: Any) -> DanubeMetricsError:
         return ParseError(resource, path, detail)
     if code == lib.DM_E_AGAIN:
         return NotReadyError(resource, path, detail)
+    if code == lib.DM_E_UNSUPPORTED:
+        return NotSupportedError(resource, path, detail)
     if code == lib.DM_E_NOMEM:
         return ReadingError(resource, errno_module.ENOMEM, "out of memory", path)
     return DanubeMetricsError(f"{resource}: {path or ''}: {detail} (code {code})")
@@ -69,9 +72,28 @@ class RawSample(NamedTuple):
     network_error: Optional[DanubeMetricsError]
 
 
-class HostMonitorHandle:
-    """An open C host monitor. Calls are serialised by a lock: cffi releases the GIL around C
-    calls, and the monitor's counters must move from one interval to the next atomically."""
+class EnvironmentInfo(NamedTuple):
+    """What the C monitor found: see dm_environment in danube_metrics.h."""
+
+    kind: int
+    cgroup_version: int
+    cgroup_path: Optional[str]
+    cgroup_dir: Optional[str]
+    cpu_limit_cores: float
+    cpu_quota_cores: float
+    cpuset_cpus: int
+    online_cpus: int
+    memory_limit_bytes: int
+    memory_total_bytes: int
+
+
+KIND_HOST: int = lib.DM_KIND_HOST
+KIND_CGROUP: int = lib.DM_KIND_CGROUP
+
+
+class MonitorHandle:
+    """An open C monitor (host or cgroup). Calls are serialised by a lock: cffi releases the
+    GIL around C calls, and the counters must move from one interval to the next atomically."""
 
     def __init__(
         self,
@@ -79,23 +101,26 @@ class HostMonitorHandle:
         min_interval_ns: int = 100_000_000,
         interfaces: Optional[str] = None,
         start_ns: int = 0,
+        kind: int = KIND_HOST,
     ) -> None:
         self._lock = threading.Lock()
         self._root = ffi.new("char[]", os.fsencode(root))
         self._ifaces = ffi.new("char[]", interfaces.encode()) if interfaces else ffi.NULL
-        opts = ffi.new("dm_options *", {"min_interval_ns": min_interval_ns, "start_ns": start_ns})
+        opts = ffi.new(
+            "dm_options *",
+            {"min_interval_ns": min_interval_ns, "start_ns": start_ns, "kind": kind},
+        )
         opts.root = self._root
         opts.interfaces = self._ifaces
+        error_path = ffi.new("char[]", 4096)
+        opts.error_path = error_path
+        opts.error_path_len = 4096
         out = ffi.new("dm_monitor **")
         err = ffi.new("dm_error *")
         rc = lib.dm_monitor_open(opts, out, err)
         if rc == lib.DM_E_INVALID:
             raise ValueError(f"cannot open monitor: {_text(err.detail)}")
         if rc != lib.DM_OK:
-            if err.path != ffi.NULL:  # relative to the root after a failed open
-                err.path = self._keep_path = ffi.new(
-                    "char[]", os.fsencode(root.rstrip("/")) + ffi.string(err.path)
-                )
             raise error_from_c("open", err)
         self._mon: Any = ffi.gc(out[0], lib.dm_monitor_close)
         self._out = ffi.new("dm_sample *")
@@ -169,6 +194,23 @@ class HostMonitorHandle:
             lib.dm_monitor_sample_at(mon, again, now_ns, out)
         codes = (out.cpu.code, out.memory.code, out.disk.code, out.network.code)
         return next((c for c in codes if c != lib.DM_OK), lib.DM_OK)  # type: ignore[no-any-return]
+
+    def environment(self) -> EnvironmentInfo:
+        env = ffi.new("dm_environment *")
+        with self._lock:
+            lib.dm_monitor_environment(self._check_open(), env)
+            return EnvironmentInfo(
+                env.kind,
+                env.cgroup_version,
+                _text(env.cgroup_path),
+                _text(env.cgroup_dir),
+                env.cpu_limit_cores,
+                env.cpu_quota_cores,
+                env.cpuset_cpus,
+                env.online_cpus,
+                env.memory_limit_bytes,
+                env.memory_total_bytes,
+            )
 
     def disks(self) -> list[str]:
         with self._lock:

@@ -14,7 +14,7 @@ from typing import Optional, TextIO
 
 from danube_metrics import __version__
 from danube_metrics.errors import DanubeMetricsError
-from danube_metrics.monitor import Readings, ResourceMonitor, create_resource_monitor
+from danube_metrics.monitor import MODES, Readings, ResourceMonitor, create_resource_monitor
 from danube_metrics.report import generate_load_report
 
 BAR_WIDTH = 30
@@ -59,6 +59,7 @@ class LiveView:
             f"danube-metrics {__version__}   {time.strftime('%Y-%m-%d %H:%M:%S')}",
             f"monitor: {self.monitor.describe()}",
             f"why:     {self.monitor.selection_reason}",
+            f"where:   {self.monitor.environment.describe()}",
             "",
         ]
 
@@ -135,9 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--mode",
-        choices=("auto", "host"),
-        default="auto",
-        help="which monitor to use (default: auto)",
+        choices=MODES,
+        default=None,
+        help="which monitor to use (default: $DANUBE_METRICS_MODE, else auto)",
     )
     common.add_argument("--root", default="/", help="path prefix for /proc and /sys (default /)")
     common.add_argument("--interfaces", help="comma-separated network interfaces to count")

@@ -47,6 +47,18 @@ class NotReadyError(DanubeMetricsError):
         self.detail = detail
 
 
+class NotSupportedError(DanubeMetricsError):
+    """A reading or monitor is not available here (no cgroup, a controller not enabled, a
+    process in the v2 root cgroup); ``filename`` and ``detail`` say what was missing."""
+
+    def __init__(self, resource: str, filename: Optional[str], detail: str):
+        where = f" ({filename})" if filename else ""
+        super().__init__(f"{resource}: not available: {detail}{where}")
+        self.resource = resource
+        self.filename = filename
+        self.detail = detail
+
+
 class MonitorClosedError(DanubeMetricsError, ValueError):
     """The monitor was used after :meth:`close`."""
 

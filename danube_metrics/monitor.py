@@ -11,12 +11,13 @@ import abc
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import NamedTuple, Optional, TypeVar
 
 from danube_metrics import _binding
 from danube_metrics._binding import RawSample
-from danube_metrics.errors import DanubeMetricsError
+from danube_metrics.errors import DanubeMetricsError, NotSupportedError
 
 _M = TypeVar("_M", bound="ResourceMonitor")
 
@@ -104,6 +105,11 @@ class ResourceMonitor(abc.ABC):
     def describe(self) -> str:
         """One line saying what this monitor measures."""
 
+    @property
+    @abc.abstractmethod
+    def environment(self) -> Environment:
+        """Where the process runs and the capacity the percentages are taken against."""
+
     @abc.abstractmethod
     def close(self) -> None:
         """Releases the monitor's files; further readings raise MonitorClosedError."""
@@ -127,7 +133,7 @@ def _first_error(raw: RawSample) -> Optional[DanubeMetricsError]:
 class _CoreMonitor(ResourceMonitor):
     """A monitor backed by a C core handle (shared by every backend)."""
 
-    _handle: _binding.HostMonitorHandle
+    _handle: _binding.MonitorHandle
 
     def get_cpu_usage(self) -> float:
         raw = self._handle.sample(_binding.CPU)
@@ -204,7 +210,103 @@ def _readings(raw: RawSample) -> Readings:
     )
 
 
-class NativeResourceMonitor(_CoreMonitor):
+@dataclass(frozen=True)
+class Environment:
+    """Where the process runs and what a monitor measures against.
+
+    :ivar kind: "host", "docker", "kubernetes" or "container" (what the signs say).
+    :ivar cgroup_version: 1 or 2 for the cgroup monitor, None for the host monitor.
+    :ivar cgroup_path: the process's cgroup as /proc/self/cgroup names it, or None.
+    :ivar cpu_limit_cores: the CPU limit in cores (quota/period or cpuset, the tightest on the
+        cgroup's path), or None where the cgroup may use every online CPU.
+    :ivar memory_limit_bytes: the tightest memory limit on the path, or None.
+    :ivar cpu_capacity_cores: what CPU % is taken against (the limit, else online CPUs).
+    :ivar memory_capacity_bytes: what memory % is taken against (the limit, else MemTotal).
+    :ivar signals: the container signs seen (/.dockerenv, environment variables, cgroup paths).
+    """
+
+    kind: str
+    cgroup_version: Optional[int]
+    cgroup_path: Optional[str]
+    cpu_limit_cores: Optional[float]
+    memory_limit_bytes: Optional[int]
+    cpu_capacity_cores: float
+    memory_capacity_bytes: int
+    signals: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line: where, which cgroup, and the limits the percentages are taken against."""
+        cg = (
+            f"cgroup v{self.cgroup_version} {self.cgroup_path}"
+            if self.cgroup_version
+            else "no cgroup (machine-wide)"
+        )
+        if self.cpu_limit_cores is not None:
+            cpu = f"CPU limit {self.cpu_limit_cores:g} cores"
+        else:
+            cpu = f"no CPU limit ({self.cpu_capacity_cores:g} CPUs)"
+        if self.memory_limit_bytes is not None:
+            mem = f"memory limit {_mib(self.memory_limit_bytes)}"
+        else:
+            mem = f"no memory limit ({_mib(self.memory_capacity_bytes)})"
+        return f"{self.kind}, {cg}, {cpu}, {mem}"
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.6g} MiB" if n < 2**30 else f"{n / 2**30:.3g} GiB"
+
+
+def _check_options(min_interval: float, interfaces: Optional[Sequence[str]]) -> Optional[str]:
+    """Validates the common options; returns the interface list as the C core takes it."""
+    if not sys.platform.startswith("linux"):
+        raise NotSupportedError("monitor", None, f"no backend for {sys.platform} yet")
+    if min_interval < 0:
+        raise ValueError("min_interval must be >= 0 seconds")
+    if interfaces is None:
+        return None
+    if isinstance(interfaces, str):
+        interfaces = [interfaces]
+    if not interfaces or any(not n or "," in n or n.strip() != n for n in interfaces):
+        raise ValueError(f"bad interface names: {list(interfaces)!r}")
+    return ",".join(interfaces)
+
+
+class _LinuxMonitor(_CoreMonitor):
+    """What the host and the cgroup monitor share: options, disks, interfaces."""
+
+    _kind = _binding.KIND_HOST
+
+    def __init__(
+        self,
+        root: str = "/",
+        *,
+        min_interval: float = DEFAULT_MIN_INTERVAL,
+        interfaces: Optional[Sequence[str]] = None,
+        _start_ns: int = 0,
+    ) -> None:
+        ifaces = _check_options(min_interval, interfaces)
+        self.root = os.fspath(root)
+        self.min_interval = float(min_interval)
+        self._handle = _binding.MonitorHandle(
+            self.root, round(min_interval * 1e9), ifaces, _start_ns, self._kind
+        )
+        self._signals = tuple(container_signals(self.root))
+
+    @property
+    def interfaces(self) -> list[str]:
+        """The network interfaces counted ("all but lo" is reported as ["*"])."""
+        mode, names = self._handle.interfaces()
+        return ["*"] if mode == "all-but-lo" else names
+
+    def _nics(self) -> str:
+        mode, names = self._handle.interfaces()
+        return "all but lo" if mode == "all-but-lo" else ", ".join(names) or "none"
+
+    def _where(self) -> str:
+        return "" if self.root in ("/", "") else f" under {self.root}"
+
+
+class NativeResourceMonitor(_LinuxMonitor):
     """The whole machine, from /proc (Linux): /proc/stat, /proc/meminfo, /proc/diskstats and
     /proc/net/dev, read under ``root``.
 
@@ -223,101 +325,223 @@ class NativeResourceMonitor(_CoreMonitor):
     ``_start_ns`` (tests only) sets the monotonic time of the baseline, see ``_sample_at``.
     """
 
-    def __init__(
-        self,
-        root: str = "/",
-        *,
-        min_interval: float = DEFAULT_MIN_INTERVAL,
-        interfaces: Optional[Sequence[str]] = None,
-        _start_ns: int = 0,
-    ) -> None:
-        if not sys.platform.startswith("linux"):
-            raise DanubeMetricsError(f"no host monitor for {sys.platform} yet")
-        if min_interval < 0:
-            raise ValueError("min_interval must be >= 0 seconds")
-        if interfaces is not None:
-            if isinstance(interfaces, str):
-                interfaces = [interfaces]
-            if not interfaces or any(not n or "," in n or n.strip() != n for n in interfaces):
-                raise ValueError(f"bad interface names: {list(interfaces)!r}")
-        self.root = os.fspath(root)
-        self.min_interval = float(min_interval)
-        self._handle = _binding.HostMonitorHandle(
-            self.root,
-            round(min_interval * 1e9),
-            ",".join(interfaces) if interfaces is not None else None,
-            _start_ns,
-        )
-
     @property
     def disks(self) -> list[str]:
         """The whole disks counted."""
         return self._handle.disks()
 
     @property
-    def interfaces(self) -> list[str]:
-        """The network interfaces counted ("all but lo" is reported as ["*"])."""
-        mode, names = self._handle.interfaces()
-        return ["*"] if mode == "all-but-lo" else names
+    def environment(self) -> Environment:
+        """Where the process runs; the host monitor measures the whole machine."""
+        try:
+            with open(os.path.join(self.root, "proc/meminfo"), "rb") as f:
+                total = _binding.parse_meminfo(f.read()).total
+        except (OSError, DanubeMetricsError):
+            total = 0
+        return Environment(
+            kind=container_kind(self._signals),
+            cgroup_version=None,
+            cgroup_path=None,
+            cpu_limit_cores=None,
+            memory_limit_bytes=None,
+            cpu_capacity_cores=float(os.cpu_count() or 1),
+            memory_capacity_bytes=total,
+            signals=self._signals,
+        )
 
     def describe(self) -> str:
-        mode, names = self._handle.interfaces()
-        nics = "all but lo" if mode == "all-but-lo" else ", ".join(names) or "none"
         disks = ", ".join(self.disks) or "none"
-        root = "" if self.root in ("/", "") else f" under {self.root}"
-        return f"host monitor (/proc{root}; disks: {disks}; interfaces: {nics})"
+        return f"host monitor (/proc{self._where()}; disks: {disks}; interfaces: {self._nics()})"
 
 
-_CONTAINER_HINTS = ("/docker/", "/kubepods", "/containerd/", "/crio-", "/libpod-", "/lxc/")
+class CgroupResourceMonitor(_LinuxMonitor):
+    """The process's own cgroup (v1, v2 or hybrid), against its own limits (Linux).
+
+    - CPU: cgroup CPU time (v2 ``cpu.stat`` usage_usec, v1 ``cpuacct.usage``) as a percentage
+      of the limit in cores: the smallest of quota/period along the path up to the mount root,
+      the cpuset's CPUs and the online CPUs. A cgroup limited to 2 cores burning 2 cores is at
+      100 %.
+    - Memory: working set (usage - inactive_file, at least 0) as a percentage of the tightest
+      limit on the path, or of MemTotal where there is none.
+    - Disk: the cgroup's own bytes (v2 ``io.stat``, v1 blkio ``io_service_bytes`` files).
+    - Network: the process's network namespace, as the host monitor.
+
+    Limits are read at creation and again every 5 seconds (``docker update`` and in-place pod
+    resizes change them). Parameters as :class:`NativeResourceMonitor`.
+
+    :raises NotSupportedError: where the process's cgroup cannot be measured (no cgroup
+        filesystem mounted, a v2 root cgroup, missing controllers).
+    """
+
+    _kind = _binding.KIND_CGROUP
+
+    @property
+    def environment(self) -> Environment:
+        """Where the process runs, its cgroup and the limits read last."""
+        info = self._handle.environment()
+        limited = info.cpu_limit_cores < info.online_cpus
+        return Environment(
+            kind=container_kind(self._signals),
+            cgroup_version=info.cgroup_version,
+            cgroup_path=info.cgroup_path,
+            cpu_limit_cores=info.cpu_limit_cores if limited else None,
+            memory_limit_bytes=info.memory_limit_bytes or None,
+            cpu_capacity_cores=info.cpu_limit_cores,
+            memory_capacity_bytes=info.memory_total_bytes,
+            signals=self._signals,
+        )
+
+    @property
+    def cgroup_dir(self) -> Optional[str]:
+        """The directory read for memory (v1) or for everything (v2)."""
+        return self._handle.environment().cgroup_dir
+
+    def describe(self) -> str:
+        info = self._handle.environment()
+        return (
+            f"cgroup v{info.cgroup_version} monitor ({info.cgroup_dir}; interfaces: {self._nics()})"
+        )
 
 
-def _container_signals(root: str) -> list[str]:
-    """What suggests this process runs in a container (used to explain the choice)."""
+_RUNTIME_HINTS = (
+    ("kubepods", "kubernetes"),
+    ("/docker/", "docker"),
+    ("/docker-", "docker"),
+    ("/containerd/", "container"),
+    ("/crio-", "container"),
+    ("/libpod-", "container"),
+    ("/lxc/", "container"),
+    ("/lxc.payload", "container"),
+)
+
+
+def container_signals(root: str = "/") -> list[str]:
+    """The signs that this process runs in a container, as short phrases (kind first)."""
     signals = []
-    if os.path.exists(os.path.join(root, ".dockerenv")):
-        signals.append("/.dockerenv exists")
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        signals.append("KUBERNETES_SERVICE_HOST is set")
+        signals.append("kubernetes: KUBERNETES_SERVICE_HOST is set")
+    if os.path.isdir(os.path.join(root, "var/run/secrets/kubernetes.io")):
+        signals.append("kubernetes: /var/run/secrets/kubernetes.io exists")
+    if os.path.exists(os.path.join(root, ".dockerenv")):
+        signals.append("docker: /.dockerenv exists")
+    if os.path.exists(os.path.join(root, "run/.containerenv")):
+        signals.append("container: /run/.containerenv exists")
     try:
         with open(os.path.join(root, "proc/self/cgroup"), encoding="utf-8") as f:
-            for line in f:
-                path = line.rstrip("\n").split(":", 2)[-1]
-                if any(h in path for h in _CONTAINER_HINTS):
-                    signals.append(f"cgroup path {path}")
-                    break
-    except OSError:
-        pass
+            paths = [line.rstrip("\n").split(":", 2)[-1] for line in f]
+    except (OSError, UnicodeDecodeError):
+        paths = []
+    for path in paths:
+        hit = next((kind for hint, kind in _RUNTIME_HINTS if hint in path), None)
+        if hit:
+            signals.append(f"{hit}: cgroup path {path}")
+            break
+    rootfs = _root_filesystem(root)
+    if rootfs:
+        signals.append(f"container: {rootfs}")
+    if root in ("/", ""):
+        try:
+            if os.readlink("/proc/self/ns/cgroup") != os.readlink("/proc/1/ns/cgroup"):
+                signals.append("container: a cgroup namespace of its own")
+        except OSError:
+            pass
     return signals
+
+
+def _root_filesystem(root: str) -> Optional[str]:
+    """Describes "/" when it looks like a container's: an overlay, or a bind mount of some
+    directory (a btrfs subvolume such as /@ is a host's root, not a container's)."""
+    try:
+        with open(os.path.join(root, "proc/self/mountinfo"), encoding="utf-8") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) < 7 or fields[4] != "/" or "-" not in fields[6:]:
+                    continue
+                fstype = fields[fields.index("-", 6) + 1]
+                if fstype in ("overlay", "aufs", "fuse-overlayfs"):
+                    return f"the root filesystem is {fstype}"
+                if fields[3] != "/" and fstype != "btrfs":
+                    return f"the root filesystem is a bind mount of {fields[3]}"
+    except (OSError, UnicodeDecodeError, ValueError):
+        pass
+    return None
+
+
+def container_kind(signals: Sequence[str]) -> str:
+    """ "kubernetes", "docker" or "container" from the signals, else "host"."""
+    kinds = {s.split(":", 1)[0] for s in signals}
+    for kind in ("kubernetes", "docker", "container"):
+        if kind in kinds:
+            return kind
+    return "host"
+
+
+MODES = ("auto", "host", "cgroup")
 
 
 def create_resource_monitor(
     root: str = "/",
-    mode: str = "auto",
+    mode: Optional[str] = None,
     *,
     min_interval: float = DEFAULT_MIN_INTERVAL,
     interfaces: Optional[Sequence[str]] = None,
 ) -> ResourceMonitor:
     """Creates the monitor that fits where this process runs.
 
-    ``mode`` is "auto" or "host". This release has the host monitor only, so both return a
-    :class:`NativeResourceMonitor`; its ``selection_reason`` says what was seen (container
-    signals such as /.dockerenv are reported: the figures are then the whole machine's).
+    ``mode`` "auto" (the default) picks :class:`CgroupResourceMonitor` when the process runs
+    under a CPU or memory limit or shows container signs (a cgroup namespace, /.dockerenv,
+    KUBERNETES_SERVICE_HOST, a container runtime's cgroup path), else
+    :class:`NativeResourceMonitor`. "host" and "cgroup" force one. When ``mode`` is not given,
+    the environment variable ``DANUBE_METRICS_MODE`` chooses (operators' override). The
+    monitor's ``selection_reason`` says what was seen and why.
 
     :raises ValueError: for an unknown mode.
+    :raises NotSupportedError: for mode "cgroup" where no cgroup can be measured.
     """
-    if mode not in ("auto", "host"):
-        raise ValueError(f"unknown mode {mode!r}: expected 'auto' or 'host'")
-    mon = NativeResourceMonitor(root, min_interval=min_interval, interfaces=interfaces)
+    source = "mode"
+    if mode is None:
+        mode = os.environ.get("DANUBE_METRICS_MODE") or "auto"
+        source = "DANUBE_METRICS_MODE" if os.environ.get("DANUBE_METRICS_MODE") else "default"
+    if mode not in MODES:
+        raise ValueError(f"unknown {source} {mode!r}: expected one of {', '.join(MODES)}")
+    opts = {"min_interval": min_interval, "interfaces": interfaces}
+    mon: _LinuxMonitor
     if mode == "host":
-        mon.selection_reason = "host monitor requested (mode='host')"
-    else:
-        signals = _container_signals(root)
+        mon = NativeResourceMonitor(root, **opts)  # type: ignore[arg-type]
+        mon.selection_reason = f"host monitor requested ({source}={mode!r})"
+        return mon
+    if mode == "cgroup":
+        mon = CgroupResourceMonitor(root, **opts)  # type: ignore[arg-type]
+        mon.selection_reason = f"cgroup monitor requested ({source}={mode!r})"
+        return mon
+
+    signals = container_signals(root)
+    try:
+        cg = CgroupResourceMonitor(root, **opts)  # type: ignore[arg-type]
+    except DanubeMetricsError as exc:
+        mon = NativeResourceMonitor(root, **opts)  # type: ignore[arg-type]
+        seen = f"; container signs: {', '.join(signals)}" if signals else ""
+        mon.selection_reason = f"host monitor: no cgroup to measure ({exc}){seen}"
+        return mon
+    env = cg.environment
+    limits = [
+        f"CPU limit {env.cpu_limit_cores:g} cores" if env.cpu_limit_cores is not None else "",
+        f"memory limit {_mib(env.memory_limit_bytes)}" if env.memory_limit_bytes else "",
+    ]
+    limits = [x for x in limits if x]
+    if limits or signals:
+        why = []
         if signals:
-            mon.selection_reason = (
-                "host monitor: container signs seen ("
-                + "; ".join(signals)
-                + "), figures are machine-wide (no cgroup monitor in this release)"
-            )
+            why.append("container signs: " + ", ".join(s.split(": ", 1)[1] for s in signals))
+        if limits:
+            why.append(" and ".join(limits))
         else:
-            mon.selection_reason = "host monitor: no container signs seen"
+            why.append(
+                "no CPU or memory limit, so its figures are measured against the whole machine"
+            )
+        cg.selection_reason = f"cgroup monitor ({env.kind}): " + "; ".join(why)
+        return cg
+    cg.close()
+    mon = NativeResourceMonitor(root, **opts)  # type: ignore[arg-type]
+    mon.selection_reason = "host monitor: no container signs and no CPU or memory limit"
     return mon

@@ -17,7 +17,7 @@ from danube_metrics import (
     SystemLoad,
     generate_load_report,
 )
-from danube_metrics.monitor import Readings, _CoreMonitor
+from danube_metrics.monitor import Environment, Readings, _CoreMonitor
 
 SEED_JSON = (
     '{"resources_usage":[{"resource":"CPU","usage":12.5},{"resource":"Memory","usage":40.0},'
@@ -117,6 +117,10 @@ def test_builder_uses_the_monitor_readings(tree_factory: Callable[[str], Fixture
 
         def describe(self) -> str:
             return "frozen readings"
+
+        @property
+        def environment(self) -> Environment:
+            raise NotImplementedError
 
     report = generate_load_report(2, ["/a", "/b"], Frozen(), timestamp=42)
     assert report.to_dict() == {

@@ -36,7 +36,8 @@ extern "C" {
 #define DM_ALL 15u
 
 /* Kinds of monitor. */
-#define DM_KIND_HOST 1
+#define DM_KIND_HOST 1   /* the whole machine, from /proc */
+#define DM_KIND_CGROUP 2 /* the process's own cgroup, against its limits (Linux) */
 
 /* Interface selection modes (see semantics.md, "Network I/O"). */
 #define DM_NET_PHYSICAL 1  /* interfaces not under /sys/devices/virtual/net */
@@ -72,12 +73,30 @@ typedef struct dm_options {
     int64_t min_interval_ns; /* rates over a shorter interval return the last values */
     const char *interfaces;  /* comma-separated interface names to count, or NULL for automatic */
     int64_t start_ns;        /* monotonic time of the baseline; 0 means now (tests set it) */
+    int kind;                /* DM_KIND_HOST (or 0) or DM_KIND_CGROUP */
+    char *error_path;        /* if set, a failed open copies the failing file's path here */
+    size_t error_path_len;
 } dm_options;
+
+/* What a monitor found at open (limits as last read). */
+typedef struct dm_environment {
+    int kind;                    /* DM_KIND_* */
+    int cgroup_version;          /* 1 or 2; 0 for the host monitor */
+    const char *cgroup_path;     /* as /proc/self/cgroup names it, or NULL */
+    const char *cgroup_dir;      /* the directory read, or NULL */
+    double cpu_limit_cores;      /* the capacity CPU % is taken against */
+    double cpu_quota_cores;      /* quota / period, tightest along the path; 0 when none */
+    uint32_t cpuset_cpus;        /* CPUs in the cgroup's cpuset; 0 when unknown */
+    uint32_t online_cpus;        /* CPUs online on the machine */
+    uint64_t memory_limit_bytes; /* tightest limit along the path; 0 when none */
+    uint64_t memory_total_bytes; /* the capacity memory % is taken against */
+} dm_environment;
 
 typedef struct dm_monitor dm_monitor;
 
-/* Fails only when no file at all can be read under the root (then err->path is the file's path
-   relative to the root, since the monitor's copy is gone), or on bad options or no memory. */
+/* The host monitor fails only when no file at all can be read under the root; the cgroup
+   monitor when the process's cgroup cannot be found or read. On failure err->path points into
+   opts->error_path (NULL if that is not given), since the monitor's own copy is gone. */
 int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err);
 /* Samples the metrics in `metrics` at the monotonic clock's current time. Returns DM_OK when
    every requested reading succeeded, else the first failing code; each reading's own status is
@@ -92,6 +111,7 @@ int dm_monitor_grow(dm_monitor *mon, unsigned metrics, dm_error *err);
 void dm_monitor_close(dm_monitor *mon);
 
 int dm_monitor_kind(const dm_monitor *mon);
+int dm_monitor_environment(dm_monitor *mon, dm_environment *out);
 int64_t dm_monitor_min_interval_ns(const dm_monitor *mon);
 /* Whole disks counted, and network interfaces counted (empty in DM_NET_ALL_BUT_LO mode). */
 size_t dm_monitor_disk_count(const dm_monitor *mon);
@@ -163,6 +183,56 @@ int dm_netdev_sum(const char *buf, size_t len, const dm_iface_set *set, uint64_t
                   uint64_t *tx_bytes);
 /* Fills `set` from a comma-separated list of names (DM_NET_USER_LIST). */
 int dm_iface_set_from_list(const char *list, dm_iface_set *set);
+
+/* ---- cgroup files ----------------------------------------------------------------------- */
+
+/* A part of a buffer: offset and length (found is 0 where absent). */
+typedef struct dm_span {
+    size_t off, len;
+    int found;
+} dm_span;
+
+/* Controllers of /proc/self/cgroup; DM_CG_UNIFIED is the v2 "0::PATH" line. */
+#define DM_CG_UNIFIED 0
+#define DM_CG_CPU 1
+#define DM_CG_CPUACCT 2
+#define DM_CG_CPUSET 3
+#define DM_CG_MEMORY 4
+#define DM_CG_BLKIO 5
+#define DM_CG_COUNT 6
+
+typedef struct dm_proc_cgroup {
+    dm_span path[DM_CG_COUNT]; /* the cgroup path of each controller, as an offset into buf */
+} dm_proc_cgroup;
+/* Lines "ID:CONTROLLERS:PATH", split on the first two colons only (a path may hold ':'). */
+int dm_parse_proc_cgroup(const char *buf, size_t len, dm_proc_cgroup *out);
+
+/* One /proc/self/mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE
+   SOURCE SUPEROPTS". root and mount_point are still escaped (\040 etc.). */
+typedef struct dm_mountinfo_line {
+    dm_span root, mount_point, fstype, super_options;
+} dm_mountinfo_line;
+int dm_parse_mountinfo_line(const char *line, size_t len, dm_mountinfo_line *out);
+/* The mount of a controller's hierarchy (cgroup2 for DM_CG_UNIFIED, else the v1 "cgroup"
+   mount whose super options name the controller). Offsets are into buf. DM_E_AGAIN if none. */
+int dm_mountinfo_find(const char *buf, size_t len, int controller, dm_mountinfo_line *out);
+/* Decodes mountinfo's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash)
+   into dst (NUL-terminated). DM_E_BUFFER if dst is too small. */
+int dm_unescape_mount_path(const char *src, size_t len, char *dst, size_t cap, size_t *out_len);
+
+/* A limit file: a decimal, "max" (v2) or a negative number (v1 cfs_quota_us -1): the last two
+   give UINT64_MAX, meaning no limit. */
+int dm_parse_limit(const char *buf, size_t len, uint64_t *value);
+/* v2 cpu.max "QUOTA PERIOD" (QUOTA may be "max": UINT64_MAX). */
+int dm_parse_cpu_max(const char *buf, size_t len, uint64_t *quota, uint64_t *period);
+/* The value of `key` in a flat keyed file ("key value" lines: cpu.stat, memory.stat). */
+int dm_parse_keyed_u64(const char *buf, size_t len, const char *key, uint64_t *value);
+/* v2 io.stat: rbytes and wbytes summed over the devices. */
+int dm_parse_io_stat(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wbytes);
+/* v1 blkio *io_service_bytes*: "MAJ:MIN Read N" and "MAJ:MIN Write N" summed over devices. */
+int dm_parse_blkio_bytes(const char *buf, size_t len, uint64_t *read_bytes, uint64_t *write_bytes);
+/* A CPU list ("0-3,8,10-11"): how many CPUs it names. */
+int dm_parse_cpu_list(const char *buf, size_t len, uint32_t *count);
 
 /* ---- Rates ------------------------------------------------------------------------------ */
 

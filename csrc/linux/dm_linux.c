@@ -12,30 +12,7 @@
 #include <unistd.h>
 
 #include "danube_metrics.h"
-
-#define MIN_BUFFER 4096
-#define STAT_BUFFER 4096 /* only the first line of /proc/stat is needed */
-
-struct dm_file {
-    const char *rel; /* path under the root (a literal), named by open errors */
-    int fd;
-    int whole;   /* the whole file must fit (else only its first line is needed) */
-    char *path;
-    char *buf;
-    size_t cap;
-    size_t len;
-};
-
-struct dm_monitor {
-    int64_t min_interval_ns;
-    char *root;
-    struct dm_file stat, meminfo, diskstats, netdev;
-    dm_rate_state cpu_rate, disk_rate, net_rate;
-    int disks_chosen;
-    dm_disk_set disks;
-    int ifaces_chosen;
-    dm_iface_set ifaces;
-};
+#include "dm_linux_internal.h"
 
 int64_t dm_monotonic_ns(void)
 {
@@ -44,7 +21,7 @@ int64_t dm_monotonic_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail)
+void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail)
 {
     if (e == NULL)
         return;
@@ -54,7 +31,7 @@ static void set_error(dm_error *e, int code, int os_errno, const char *path, con
     e->detail = detail;
 }
 
-static char *join_path(const char *root, const char *rel)
+char *dm_join_path(const char *root, const char *rel)
 {
     size_t rlen = strlen(root), qlen = strlen(rel);
     char *p;
@@ -68,19 +45,19 @@ static char *join_path(const char *root, const char *rel)
     return p;
 }
 
-static int file_init(struct dm_file *f, const char *root, const char *rel, int whole)
+int dm_file_init(struct dm_file *f, const char *root, const char *rel, int whole)
 {
     f->rel = rel;
     f->fd = -1;
     f->whole = whole;
     f->len = 0;
     f->cap = whole ? MIN_BUFFER : STAT_BUFFER;
-    f->path = join_path(root, rel);
+    f->path = dm_join_path(root, rel);
     f->buf = malloc(f->cap);
     return f->path != NULL && f->buf != NULL ? DM_OK : DM_E_NOMEM;
 }
 
-static void file_free(struct dm_file *f)
+void dm_file_free(struct dm_file *f)
 {
     if (f->fd >= 0)
         close(f->fd);
@@ -95,13 +72,13 @@ static void file_free(struct dm_file *f)
    until end of file; a file that fills the buffer is reported as DM_E_BUFFER. The descriptor
    stays open across samples; after an error it is closed and reopened on the next read, so a
    file that reappears is picked up. */
-static int file_read(struct dm_file *f, dm_error *err)
+int dm_file_read(struct dm_file *f, dm_error *err)
 {
     size_t got = 0;
     if (f->fd < 0) {
         f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
         if (f->fd < 0) {
-            set_error(err, DM_E_OS, errno, f->path, "cannot open");
+            dm_set_error(err, DM_E_OS, errno, f->path, "cannot open");
             return DM_E_OS;
         }
     }
@@ -113,7 +90,7 @@ static int file_read(struct dm_file *f, dm_error *err)
             int e = errno;
             close(f->fd);
             f->fd = -1;
-            set_error(err, DM_E_OS, e, f->path, "cannot read");
+            dm_set_error(err, DM_E_OS, e, f->path, "cannot read");
             return DM_E_OS;
         }
         if (n == 0)
@@ -124,20 +101,20 @@ static int file_read(struct dm_file *f, dm_error *err)
     }
     f->len = got;
     if (f->whole && f->len == f->cap) {
-        set_error(err, DM_E_BUFFER, 0, f->path, "file larger than its buffer");
+        dm_set_error(err, DM_E_BUFFER, 0, f->path, "file larger than its buffer");
         return DM_E_BUFFER;
     }
     return DM_OK;
 }
 
 /* Enlarges a whole-file buffer until the file fits with room to grow (open and grow only). */
-static int file_fit(struct dm_file *f, dm_error *err)
+int dm_file_fit(struct dm_file *f, dm_error *err)
 {
     int r;
-    while ((r = file_read(f, err)) == DM_E_BUFFER) {
+    while ((r = dm_file_read(f, err)) == DM_E_BUFFER) {
         char *bigger = realloc(f->buf, f->cap * 2);
         if (bigger == NULL) {
-            set_error(err, DM_E_NOMEM, 0, f->path, "out of memory");
+            dm_set_error(err, DM_E_NOMEM, 0, f->path, "out of memory");
             return DM_E_NOMEM;
         }
         f->buf = bigger;
@@ -156,14 +133,14 @@ static int file_fit(struct dm_file *f, dm_error *err)
 static int choose_disks(dm_monitor *m, dm_error *err)
 {
     if (dm_diskstats_select(m->diskstats.buf, m->diskstats.len, &m->disks) != DM_OK) {
-        set_error(err, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
+        dm_set_error(err, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
         return DM_E_PARSE;
     }
     m->disks_chosen = 1;
     return DM_OK;
 }
 
-static int is_dir(const char *path)
+int dm_is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -181,7 +158,7 @@ static int choose_ifaces(dm_monitor *m, dm_error *err)
     n = snprintf(path, sizeof path, "%s/sys/devices/virtual/net", m->root);
     if (n < 0 || (size_t)n >= sizeof path)
         return DM_E_INVALID;
-    has_virtual_dir = is_dir(path);
+    has_virtual_dir = dm_is_dir(path);
     m->ifaces.mode = DM_NET_PHYSICAL;
     m->ifaces.n = 0;
     while (has_virtual_dir && start < len) {
@@ -193,7 +170,7 @@ static int choose_ifaces(dm_monitor *m, dm_error *err)
             !(d.name_len == 2 && memcmp(buf + start + d.name_off, "lo", 2) == 0)) {
             n = snprintf(path, sizeof path, "%s/sys/devices/virtual/net/%.*s", m->root,
                          (int)d.name_len, buf + start + d.name_off);
-            if (n > 0 && (size_t)n < sizeof path && !is_dir(path) &&
+            if (n > 0 && (size_t)n < sizeof path && !dm_is_dir(path) &&
                 m->ifaces.n < DM_MAX_IFACES) {
                 memcpy(m->ifaces.name[m->ifaces.n], buf + start + d.name_off, d.name_len);
                 m->ifaces.name[m->ifaces.n][d.name_len] = '\0';
@@ -209,6 +186,25 @@ static int choose_ifaces(dm_monitor *m, dm_error *err)
     return DM_OK;
 }
 
+/* Closes a monitor that failed to open, keeping the failing path in the caller's buffer. */
+static int fail_open(dm_monitor *m, const dm_options *opts, dm_error e, dm_error *err)
+{
+    if (e.path != NULL && opts->error_path != NULL && opts->error_path_len > 0) {
+        size_t n = strlen(e.path);
+        if (n >= opts->error_path_len)
+            n = opts->error_path_len - 1;
+        memcpy(opts->error_path, e.path, n);
+        opts->error_path[n] = '\0';
+        e.path = opts->error_path;
+    } else {
+        e.path = NULL;
+    }
+    dm_monitor_close(m);
+    if (err != NULL)
+        *err = e;
+    return e.code;
+}
+
 int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
 {
     dm_monitor *m;
@@ -217,32 +213,35 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     dm_error first = {DM_OK, 0, NULL, NULL}, e;
     dm_sample baseline;
 
-    set_error(err, DM_OK, 0, NULL, NULL);
-    if (opts == NULL || out == NULL || opts->min_interval_ns < 0) {
-        set_error(err, DM_E_INVALID, 0, NULL, "invalid options");
+    dm_set_error(err, DM_OK, 0, NULL, NULL);
+    if (opts == NULL || out == NULL || opts->min_interval_ns < 0 ||
+        (opts->kind != 0 && opts->kind != DM_KIND_HOST && opts->kind != DM_KIND_CGROUP)) {
+        dm_set_error(err, DM_E_INVALID, 0, NULL, "invalid options");
         return DM_E_INVALID;
     }
     root = opts->root != NULL ? opts->root : "";
     m = calloc(1, sizeof *m);
     if (m == NULL) {
-        set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+        dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
         return DM_E_NOMEM;
     }
+    m->kind = opts->kind == DM_KIND_CGROUP ? DM_KIND_CGROUP : DM_KIND_HOST;
     m->min_interval_ns = opts->min_interval_ns;
     m->stat.fd = m->meminfo.fd = m->diskstats.fd = m->netdev.fd = -1;
-    m->root = join_path(root, "");
-    if (m->root == NULL || file_init(&m->stat, root, "/proc/stat", 0) != DM_OK ||
-        file_init(&m->meminfo, root, "/proc/meminfo", 1) != DM_OK ||
-        file_init(&m->diskstats, root, "/proc/diskstats", 1) != DM_OK ||
-        file_init(&m->netdev, root, "/proc/net/dev", 1) != DM_OK) {
+    dm_cgroup_init(m);
+    m->root = dm_join_path(root, "");
+    if (m->root == NULL || dm_file_init(&m->stat, root, "/proc/stat", 0) != DM_OK ||
+        dm_file_init(&m->meminfo, root, "/proc/meminfo", 1) != DM_OK ||
+        dm_file_init(&m->diskstats, root, "/proc/diskstats", 1) != DM_OK ||
+        dm_file_init(&m->netdev, root, "/proc/net/dev", 1) != DM_OK) {
         dm_monitor_close(m);
-        set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+        dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
         return DM_E_NOMEM;
     }
     if (opts->interfaces != NULL && opts->interfaces[0] != '\0') {
         if (dm_iface_set_from_list(opts->interfaces, &m->ifaces) != DM_OK) {
             dm_monitor_close(m);
-            set_error(err, DM_E_INVALID, 0, NULL,
+            dm_set_error(err, DM_E_INVALID, 0, NULL,
                       "bad interface list (comma-separated names, at most 64, each < 32 bytes)");
             return DM_E_INVALID;
         }
@@ -254,26 +253,21 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         struct dm_file *files[] = {&m->stat, &m->meminfo, &m->diskstats, &m->netdev};
         size_t i;
         for (i = 0; i < sizeof files / sizeof files[0]; i++) {
-            r = files[i]->whole ? file_fit(files[i], &e) : file_read(files[i], &e);
-            if (r == DM_E_NOMEM) {
-                dm_monitor_close(m);
-                *err = e;
-                return r;
-            }
-            if (r == DM_OK) {
+            if (m->kind == DM_KIND_CGROUP && (files[i] == &m->stat || files[i] == &m->diskstats))
+                continue; /* the cgroup's own files replace these */
+            r = files[i]->whole ? dm_file_fit(files[i], &e) : dm_file_read(files[i], &e);
+            if (r == DM_E_NOMEM)
+                return fail_open(m, opts, e, err);
+            if (r == DM_OK)
                 readable++;
-            } else if (first.code == DM_OK) {
+            else if (first.code == DM_OK)
                 first = e;
-                first.path = files[i]->rel; /* the monitor's copy dies with it */
-            }
         }
     }
-    if (readable == 0) {
-        if (err != NULL)
-            *err = first;
-        dm_monitor_close(m);
-        return first.code;
-    }
+    if (readable == 0)
+        return fail_open(m, opts, first, err);
+    if (m->kind == DM_KIND_CGROUP && (r = dm_cgroup_open(m, &e)) != DM_OK)
+        return fail_open(m, opts, e, err);
     dm_monitor_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
                          &baseline);
     *out = m;
@@ -284,10 +278,11 @@ void dm_monitor_close(dm_monitor *m)
 {
     if (m == NULL)
         return;
-    file_free(&m->stat);
-    file_free(&m->meminfo);
-    file_free(&m->diskstats);
-    file_free(&m->netdev);
+    dm_file_free(&m->stat);
+    dm_file_free(&m->meminfo);
+    dm_file_free(&m->diskstats);
+    dm_file_free(&m->netdev);
+    dm_cgroup_close(m);
     free(m->root);
     free(m);
 }
@@ -295,15 +290,15 @@ void dm_monitor_close(dm_monitor *m)
 int dm_monitor_grow(dm_monitor *m, unsigned metrics, dm_error *err)
 {
     int r = DM_OK;
-    set_error(err, DM_OK, 0, NULL, NULL);
+    dm_set_error(err, DM_OK, 0, NULL, NULL);
     if (m == NULL)
         return DM_E_INVALID;
     if ((metrics & DM_MEMORY) && r == DM_OK)
-        r = file_fit(&m->meminfo, err);
+        r = dm_file_fit(&m->meminfo, err);
     if ((metrics & DM_DISK) && r == DM_OK)
-        r = file_fit(&m->diskstats, err);
+        r = dm_file_fit(&m->diskstats, err);
     if ((metrics & DM_NETWORK) && r == DM_OK)
-        r = file_fit(&m->netdev, err);
+        r = dm_file_fit(&m->netdev, err);
     return r;
 }
 
@@ -312,11 +307,11 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     dm_cpu_times t;
     uint64_t busy, idle;
     const char *detail = NULL;
-    int r = file_read(&m->stat, &out->cpu);
+    int r = dm_file_read(&m->stat, &out->cpu);
     if (r != DM_OK)
         return r;
     if (dm_parse_proc_stat(m->stat.buf, m->stat.len, &t) != DM_OK) {
-        set_error(&out->cpu, DM_E_PARSE, 0, m->stat.path,
+        dm_set_error(&out->cpu, DM_E_PARSE, 0, m->stat.path,
                   "first line is not \"cpu\" followed by at least 4 counters");
         return DM_E_PARSE;
     }
@@ -324,19 +319,19 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     r = dm_rate_busy_percent(&m->cpu_rate, busy, idle, now_ns, m->min_interval_ns,
                              &out->cpu_percent, &detail);
     if (r != DM_OK)
-        set_error(&out->cpu, r, 0, m->stat.path, detail);
+        dm_set_error(&out->cpu, r, 0, m->stat.path, detail);
     return r;
 }
 
 static int sample_memory(dm_monitor *m, dm_sample *out)
 {
     dm_meminfo mi;
-    int r = file_read(&m->meminfo, &out->memory);
+    int r = dm_file_read(&m->meminfo, &out->memory);
     if (r != DM_OK)
         return r;
     if (dm_parse_meminfo(m->meminfo.buf, m->meminfo.len, &mi) != DM_OK ||
         dm_memory_percent(&mi, &out->memory_percent) != DM_OK) {
-        set_error(&out->memory, DM_E_PARSE, 0, m->meminfo.path,
+        dm_set_error(&out->memory, DM_E_PARSE, 0, m->meminfo.path,
                   "malformed line, or no MemTotal (or no MemAvailable/MemFree/Cached)");
         return DM_E_PARSE;
     }
@@ -348,19 +343,19 @@ static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
     uint64_t now[2];
     double rate[2];
     const char *detail = NULL;
-    int r = file_read(&m->diskstats, &out->disk);
+    int r = dm_file_read(&m->diskstats, &out->disk);
     if (r != DM_OK)
         return r;
     if (!m->disks_chosen && (r = choose_disks(m, &out->disk)) != DM_OK)
         return r;
     if (dm_diskstats_sum(m->diskstats.buf, m->diskstats.len, &m->disks, &now[0], &now[1]) !=
         DM_OK) {
-        set_error(&out->disk, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
+        dm_set_error(&out->disk, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
         return DM_E_PARSE;
     }
     r = dm_rate_per_second(&m->disk_rate, now, now_ns, m->min_interval_ns, rate, &detail);
     if (r != DM_OK) {
-        set_error(&out->disk, r, 0, m->diskstats.path, detail);
+        dm_set_error(&out->disk, r, 0, m->diskstats.path, detail);
         return r;
     }
     out->disk_read_bytes_per_sec = rate[0];
@@ -373,18 +368,18 @@ static int sample_network(dm_monitor *m, int64_t now_ns, dm_sample *out)
     uint64_t now[2];
     double rate[2];
     const char *detail = NULL;
-    int r = file_read(&m->netdev, &out->network);
+    int r = dm_file_read(&m->netdev, &out->network);
     if (r != DM_OK)
         return r;
     if (!m->ifaces_chosen && (r = choose_ifaces(m, &out->network)) != DM_OK)
         return r;
     if (dm_netdev_sum(m->netdev.buf, m->netdev.len, &m->ifaces, &now[0], &now[1]) != DM_OK) {
-        set_error(&out->network, DM_E_PARSE, 0, m->netdev.path, "malformed net/dev line");
+        dm_set_error(&out->network, DM_E_PARSE, 0, m->netdev.path, "malformed net/dev line");
         return DM_E_PARSE;
     }
     r = dm_rate_per_second(&m->net_rate, now, now_ns, m->min_interval_ns, rate, &detail);
     if (r != DM_OK) {
-        set_error(&out->network, r, 0, m->netdev.path, detail);
+        dm_set_error(&out->network, r, 0, m->netdev.path, detail);
         return r;
     }
     out->net_rx_bytes_per_sec = rate[0];
@@ -399,19 +394,31 @@ int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sam
         return DM_E_INVALID;
     /* Readings not requested are left as they were, so a caller can retry a subset. */
     if (metrics & DM_CPU)
-        set_error(&out->cpu, DM_OK, 0, NULL, NULL);
+        dm_set_error(&out->cpu, DM_OK, 0, NULL, NULL);
     if (metrics & DM_MEMORY)
-        set_error(&out->memory, DM_OK, 0, NULL, NULL);
+        dm_set_error(&out->memory, DM_OK, 0, NULL, NULL);
     if (metrics & DM_DISK)
-        set_error(&out->disk, DM_OK, 0, NULL, NULL);
+        dm_set_error(&out->disk, DM_OK, 0, NULL, NULL);
     if (metrics & DM_NETWORK)
-        set_error(&out->network, DM_OK, 0, NULL, NULL);
-    if ((metrics & DM_CPU) && (r = sample_cpu(m, now_ns, out)) != DM_OK && first == DM_OK)
-        first = r;
-    if ((metrics & DM_MEMORY) && (r = sample_memory(m, out)) != DM_OK && first == DM_OK)
-        first = r;
-    if ((metrics & DM_DISK) && (r = sample_disk(m, now_ns, out)) != DM_OK && first == DM_OK)
-        first = r;
+        dm_set_error(&out->network, DM_OK, 0, NULL, NULL);
+    if (m->kind == DM_KIND_CGROUP) {
+        if ((metrics & DM_CPU) && (r = dm_cgroup_sample_cpu(m, now_ns, out)) != DM_OK &&
+            first == DM_OK)
+            first = r;
+        if ((metrics & DM_MEMORY) && (r = dm_cgroup_sample_memory(m, now_ns, out)) != DM_OK &&
+            first == DM_OK)
+            first = r;
+        if ((metrics & DM_DISK) && (r = dm_cgroup_sample_disk(m, now_ns, out)) != DM_OK &&
+            first == DM_OK)
+            first = r;
+    } else {
+        if ((metrics & DM_CPU) && (r = sample_cpu(m, now_ns, out)) != DM_OK && first == DM_OK)
+            first = r;
+        if ((metrics & DM_MEMORY) && (r = sample_memory(m, out)) != DM_OK && first == DM_OK)
+            first = r;
+        if ((metrics & DM_DISK) && (r = sample_disk(m, now_ns, out)) != DM_OK && first == DM_OK)
+            first = r;
+    }
     if ((metrics & DM_NETWORK) && (r = sample_network(m, now_ns, out)) != DM_OK &&
         first == DM_OK)
         first = r;
@@ -426,7 +433,29 @@ int dm_monitor_sample(dm_monitor *m, unsigned metrics, dm_sample *out)
     return dm_monitor_sample_at(m, metrics, dm_monotonic_ns(), out);
 }
 
-int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? DM_KIND_HOST : 0; }
+int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? m->kind : 0; }
+
+int dm_monitor_environment(dm_monitor *m, dm_environment *out)
+{
+    const struct dm_cgroup *cg = &m->cg;
+    if (m == NULL || out == NULL)
+        return DM_E_INVALID;
+    memset(out, 0, sizeof *out);
+    out->kind = m->kind;
+    if (m->kind != DM_KIND_CGROUP)
+        return DM_OK;
+    out->cgroup_version = cg->version;
+    out->cgroup_path = cg->path;
+    out->cgroup_dir = cg->dir;
+    out->cpu_limit_cores = cg->cpu_limit_cores;
+    out->cpu_quota_cores = cg->quota_cores;
+    out->cpuset_cpus = cg->cpuset_cpus;
+    out->online_cpus = cg->online_cpus;
+    out->memory_limit_bytes = cg->memory_limit == UINT64_MAX ? 0 : cg->memory_limit;
+    out->memory_total_bytes =
+        cg->memory_limit < cg->host_mem_total ? cg->memory_limit : cg->host_mem_total;
+    return DM_OK;
+}
 int64_t dm_monitor_min_interval_ns(const dm_monitor *m) { return m->min_interval_ns; }
 size_t dm_monitor_disk_count(const dm_monitor *m) { return m->disks_chosen ? m->disks.n : 0; }
 const char *dm_monitor_disk_name(const dm_monitor *m, size_t i)

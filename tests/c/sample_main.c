@@ -37,7 +37,7 @@ static void print_error(const char *what, const dm_error *e, int *first)
 
 int main(int argc, char **argv)
 {
-    dm_options opts = {"/", 0, NULL, 0};
+    dm_options opts = {"/", 0, NULL, 0, DM_KIND_HOST, NULL, 0};
     dm_monitor *mon = NULL;
     dm_error err;
     dm_sample s;
@@ -52,6 +52,8 @@ int main(int argc, char **argv)
     interval_ms = strtol(argv[2], NULL, 10);
     if (getenv("DANUBE_METRICS_ROOT") != NULL)
         opts.root = getenv("DANUBE_METRICS_ROOT");
+    if (getenv("DANUBE_METRICS_MODE") != NULL && strcmp(getenv("DANUBE_METRICS_MODE"), "cgroup") == 0)
+        opts.kind = DM_KIND_CGROUP;
     r = dm_monitor_open(&opts, &mon, &err);
     if (r != DM_OK) {
         fprintf(stderr, "open failed: code %d errno %d %s: %s\n", r, err.os_errno,

@@ -1,0 +1,384 @@
+/* Pure parsers for cgroup files, /proc/self/cgroup and /proc/self/mountinfo. */
+#include <string.h>
+
+#include "danube_metrics.h"
+#include "dm_scan.h"
+
+static const char *const controller_names[DM_CG_COUNT] = {"", "cpu", "cpuacct", "cpuset",
+                                                           "memory", "blkio"};
+
+/* Whether the comma-separated list s[0..len) holds `name` as a whole item. */
+static int list_has(const char *s, size_t len, const char *name)
+{
+    size_t n = strlen(name), i = 0;
+    while (i <= len) {
+        size_t j = i;
+        while (j < len && s[j] != ',')
+            j++;
+        if (j - i == n && memcmp(s + i, name, n) == 0)
+            return 1;
+        i = j + 1;
+    }
+    return 0;
+}
+
+int dm_parse_proc_cgroup(const char *buf, size_t len, dm_proc_cgroup *out)
+{
+    size_t start = 0;
+    int k, lines = 0;
+    if (buf == NULL || out == NULL)
+        return DM_E_INVALID;
+    for (k = 0; k < DM_CG_COUNT; k++)
+        out->path[k].found = 0, out->path[k].off = out->path[k].len = 0;
+    while (start < len) {
+        int nl;
+        size_t line_len = dm_line_len(buf, len, start, &nl);
+        const char *line = buf + start;
+        size_t c1, c2;
+        if (!nl)
+            return DM_E_PARSE;
+        if (line_len == 0)
+            goto next;
+        for (c1 = 0; c1 < line_len && line[c1] != ':'; c1++)
+            ;
+        for (c2 = c1 + 1; c2 < line_len && line[c2] != ':'; c2++)
+            ;
+        if (c1 >= line_len || c2 >= line_len || c1 == 0)
+            return DM_E_PARSE;
+        {
+            size_t i;
+            for (i = 0; i < c1; i++)
+                if (!dm_is_digit(line[i]))
+                    return DM_E_PARSE;
+        }
+        lines++;
+        if (c1 == 1 && line[0] == '0' && c2 == c1 + 1) {
+            k = DM_CG_UNIFIED;
+            out->path[k].off = start + c2 + 1, out->path[k].len = line_len - c2 - 1;
+            out->path[k].found = 1;
+            goto next;
+        }
+        for (k = 1; k < DM_CG_COUNT; k++) {
+            if (list_has(line + c1 + 1, c2 - c1 - 1, controller_names[k])) {
+                out->path[k].off = start + c2 + 1, out->path[k].len = line_len - c2 - 1;
+                out->path[k].found = 1;
+            }
+        }
+    next:
+        start += line_len + 1;
+    }
+    return lines > 0 ? DM_OK : DM_E_PARSE;
+}
+
+int dm_parse_mountinfo_line(const char *line, size_t len, dm_mountinfo_line *out)
+{
+    /* Tokens: 0 id, 1 parent, 2 maj:min, 3 root, 4 mount point, 5 options, then optional fields
+       up to "-", then fstype, source, super options. */
+    size_t pos = 0;
+    int tok = 0, after_dash = -1;
+    if (line == NULL || out == NULL)
+        return DM_E_INVALID;
+    memset(out, 0, sizeof *out);
+    while (dm_skip_blanks(line, len, &pos)) {
+        size_t start = pos, n;
+        while (pos < len && line[pos] != ' ' && line[pos] != '\n')
+            pos++;
+        n = pos - start;
+        if (after_dash < 0) {
+            if (tok == 3)
+                out->root.off = start, out->root.len = n, out->root.found = 1;
+            else if (tok == 4)
+                out->mount_point.off = start, out->mount_point.len = n,
+                out->mount_point.found = 1;
+            else if (tok >= 6 && n == 1 && line[start] == '-')
+                after_dash = 0;
+        } else {
+            if (after_dash == 0)
+                out->fstype.off = start, out->fstype.len = n, out->fstype.found = 1;
+            else if (after_dash == 2)
+                out->super_options.off = start, out->super_options.len = n,
+                out->super_options.found = 1;
+            after_dash++;
+        }
+        tok++;
+    }
+    if (!out->root.found || !out->mount_point.found || after_dash < 3)
+        return DM_E_PARSE;
+    return DM_OK;
+}
+
+int dm_mountinfo_find(const char *buf, size_t len, int controller, dm_mountinfo_line *out)
+{
+    size_t start = 0;
+    if (buf == NULL || out == NULL || controller < 0 || controller >= DM_CG_COUNT)
+        return DM_E_INVALID;
+    while (start < len) {
+        int nl;
+        size_t line_len = dm_line_len(buf, len, start, &nl);
+        dm_mountinfo_line m;
+        if (!nl)
+            return DM_E_PARSE;
+        if (line_len > 0) {
+            const char *line = buf + start;
+            if (dm_parse_mountinfo_line(line, line_len, &m) != DM_OK)
+                return DM_E_PARSE;
+            if (controller == DM_CG_UNIFIED
+                    ? (m.fstype.len == 7 && memcmp(line + m.fstype.off, "cgroup2", 7) == 0)
+                    : (m.fstype.len == 6 && memcmp(line + m.fstype.off, "cgroup", 6) == 0 &&
+                       list_has(line + m.super_options.off, m.super_options.len,
+                                controller_names[controller]))) {
+                *out = m;
+                out->root.off += start, out->mount_point.off += start;
+                out->fstype.off += start, out->super_options.off += start;
+                return DM_OK;
+            }
+        }
+        start += line_len + 1;
+    }
+    return DM_E_AGAIN;
+}
+
+int dm_unescape_mount_path(const char *src, size_t len, char *dst, size_t cap, size_t *out_len)
+{
+    size_t i = 0, n = 0;
+    if (src == NULL || dst == NULL || cap == 0)
+        return DM_E_INVALID;
+    while (i < len) {
+        char c = src[i];
+        if (c == '\\' && i + 3 < len && src[i + 1] >= '0' && src[i + 1] <= '3' && src[i + 2] >= '0' && src[i + 2] <= '7' &&
+            src[i + 3] >= '0' && src[i + 3] <= '7') {
+            c = (char)((src[i + 1] - '0') * 64 + (src[i + 2] - '0') * 8 + (src[i + 3] - '0'));
+            i += 4;
+        } else {
+            i++;
+        }
+        if (n + 1 >= cap)
+            return DM_E_BUFFER;
+        dst[n++] = c;
+    }
+    dst[n] = '\0';
+    if (out_len != NULL)
+        *out_len = n;
+    return DM_OK;
+}
+
+/* The text of a one-value file without surrounding blanks and its trailing newline. */
+static int single_value(const char *buf, size_t len, size_t *start, size_t *end)
+{
+    size_t s = 0, e = len;
+    while (s < e && (dm_is_blank(buf[s])))
+        s++;
+    while (e > s && (dm_is_blank(buf[e - 1]) || buf[e - 1] == '\n'))
+        e--;
+    if (s == e || memchr(buf + s, '\n', e - s) != NULL)
+        return DM_E_PARSE;
+    *start = s, *end = e;
+    return DM_OK;
+}
+
+static int parse_limit_token(const char *s, size_t n, uint64_t *value)
+{
+    size_t pos = 0;
+    if (n == 3 && memcmp(s, "max", 3) == 0) {
+        *value = UINT64_MAX;
+        return DM_OK;
+    }
+    if (n >= 2 && s[0] == '-') {
+        /* v1 writes -1 for "no quota"; any negative number means none. */
+        uint64_t ignored;
+        pos = 1;
+        if (dm_scan_u64(s, n, &pos, &ignored) != 0 || pos != n)
+            return DM_E_PARSE;
+        *value = UINT64_MAX;
+        return DM_OK;
+    }
+    if (dm_scan_u64(s, n, &pos, value) != 0 || pos != n)
+        return DM_E_PARSE;
+    return DM_OK;
+}
+
+int dm_parse_limit(const char *buf, size_t len, uint64_t *value)
+{
+    size_t s, e;
+    if (buf == NULL || value == NULL)
+        return DM_E_INVALID;
+    if (single_value(buf, len, &s, &e) != DM_OK)
+        return DM_E_PARSE;
+    return parse_limit_token(buf + s, e - s, value);
+}
+
+int dm_parse_cpu_max(const char *buf, size_t len, uint64_t *quota, uint64_t *period)
+{
+    size_t s, e, sp;
+    uint64_t p;
+    if (buf == NULL || quota == NULL || period == NULL)
+        return DM_E_INVALID;
+    if (single_value(buf, len, &s, &e) != DM_OK)
+        return DM_E_PARSE;
+    for (sp = s; sp < e && buf[sp] != ' '; sp++)
+        ;
+    if (sp == e)
+        return DM_E_PARSE;
+    if (parse_limit_token(buf + s, sp - s, quota) != DM_OK)
+        return DM_E_PARSE;
+    while (sp < e && buf[sp] == ' ')
+        sp++;
+    {
+        size_t pos = 0;
+        if (dm_scan_u64(buf + sp, e - sp, &pos, &p) != 0 || pos != e - sp || p == 0)
+            return DM_E_PARSE;
+    }
+    *period = p;
+    return DM_OK;
+}
+
+int dm_parse_keyed_u64(const char *buf, size_t len, const char *key, uint64_t *value)
+{
+    size_t start = 0, klen;
+    if (buf == NULL || key == NULL || value == NULL)
+        return DM_E_INVALID;
+    klen = strlen(key);
+    while (start < len) {
+        int nl;
+        size_t line_len = dm_line_len(buf, len, start, &nl);
+        const char *line = buf + start;
+        if (line_len > klen && memcmp(line, key, klen) == 0 && line[klen] == ' ') {
+            size_t pos = klen;
+            if (!nl || dm_scan_u64(line, line_len, &pos, value) != 0 ||
+                dm_skip_blanks(line, line_len, &pos))
+                return DM_E_PARSE;
+            return DM_OK;
+        }
+        start += line_len + 1;
+    }
+    return DM_E_PARSE;
+}
+
+int dm_parse_io_stat(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wbytes)
+{
+    size_t start = 0;
+    uint64_t r = 0, w = 0;
+    if (buf == NULL || rbytes == NULL || wbytes == NULL)
+        return DM_E_INVALID;
+    while (start < len) {
+        int nl;
+        size_t line_len = dm_line_len(buf, len, start, &nl);
+        const char *line = buf + start;
+        size_t pos = 0;
+        if (!nl)
+            return DM_E_PARSE;
+        /* "MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N" */
+        while (pos < line_len && line[pos] != ' ')
+            pos++;
+        if (line_len > 0 && (pos == 0 || memchr(line, ':', pos) == NULL))
+            return DM_E_PARSE;
+        while (dm_skip_blanks(line, line_len, &pos)) {
+            size_t key = pos, eq;
+            uint64_t v;
+            while (pos < line_len && line[pos] != '=' && line[pos] != ' ')
+                pos++;
+            if (pos >= line_len || line[pos] != '=')
+                return DM_E_PARSE;
+            eq = pos++;
+            if (dm_scan_u64(line, line_len, &pos, &v) != 0)
+                return DM_E_PARSE;
+            if (eq - key == 6 && memcmp(line + key, "rbytes", 6) == 0)
+                r += v;
+            else if (eq - key == 6 && memcmp(line + key, "wbytes", 6) == 0)
+                w += v;
+        }
+        start += line_len + 1;
+    }
+    *rbytes = r, *wbytes = w;
+    return DM_OK;
+}
+
+int dm_parse_blkio_bytes(const char *buf, size_t len, uint64_t *read_bytes, uint64_t *write_bytes)
+{
+    size_t start = 0;
+    uint64_t r = 0, w = 0;
+    if (buf == NULL || read_bytes == NULL || write_bytes == NULL)
+        return DM_E_INVALID;
+    while (start < len) {
+        int nl;
+        size_t line_len = dm_line_len(buf, len, start, &nl);
+        const char *line = buf + start;
+        size_t pos = 0, op;
+        uint64_t v;
+        if (!nl)
+            return DM_E_PARSE;
+        if (line_len == 0)
+            goto next;
+        /* "Total N" closes the file; device lines are "MAJ:MIN Op N". */
+        if (dm_starts_with(line, line_len, "Total ")) {
+            pos = 5;
+            if (dm_scan_u64(line, line_len, &pos, &v) != 0 || dm_skip_blanks(line, line_len, &pos))
+                return DM_E_PARSE;
+            goto next;
+        }
+        while (pos < line_len && line[pos] != ' ')
+            pos++;
+        if (pos == 0 || memchr(line, ':', pos) == NULL || !dm_skip_blanks(line, line_len, &pos))
+            return DM_E_PARSE;
+        op = pos;
+        while (pos < line_len && line[pos] != ' ')
+            pos++;
+        if (dm_scan_u64(line, line_len, &pos, &v) != 0 || dm_skip_blanks(line, line_len, &pos))
+            return DM_E_PARSE;
+        if (pos - op >= 4 && dm_starts_with(line + op, line_len - op, "Read "))
+            r += v;
+        else if (dm_starts_with(line + op, line_len - op, "Write "))
+            w += v;
+    next:
+        start += line_len + 1;
+    }
+    *read_bytes = r, *write_bytes = w;
+    return DM_OK;
+}
+
+/* Digits at *pos as a CPU number (bounded: no machine has a million CPUs). */
+static int scan_cpu_number(const char *s, size_t n, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t start = *pos;
+    while (*pos < n && dm_is_digit(s[*pos])) {
+        v = v * 10 + (uint64_t)(s[*pos] - '0');
+        if (v >= (1u << 20))
+            return -1;
+        (*pos)++;
+    }
+    *out = v;
+    return *pos > start ? 0 : -1;
+}
+
+int dm_parse_cpu_list(const char *buf, size_t len, uint32_t *count)
+{
+    size_t s, e, pos;
+    uint64_t total = 0;
+    if (buf == NULL || count == NULL)
+        return DM_E_INVALID;
+    if (single_value(buf, len, &s, &e) != DM_OK)
+        return DM_E_PARSE;
+    pos = s;
+    for (;;) {
+        uint64_t a, b;
+        if (scan_cpu_number(buf, e, &pos, &a) != 0)
+            return DM_E_PARSE;
+        b = a;
+        if (pos < e && buf[pos] == '-') {
+            pos++;
+            if (scan_cpu_number(buf, e, &pos, &b) != 0 || b < a)
+                return DM_E_PARSE;
+        }
+        total += b - a + 1;
+        if (pos == e)
+            break;
+        if (buf[pos] != ',')
+            return DM_E_PARSE;
+        pos++;
+    }
+    if (total > UINT32_MAX)
+        return DM_E_PARSE;
+    *count = (uint32_t)total;
+    return DM_OK;
+}

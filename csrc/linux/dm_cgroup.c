@@ -1,0 +1,497 @@
+/* The cgroup monitor: the process's own cgroup (v1, v2 or hybrid), measured against the
+   tightest limits on its path (semantics.md, "CPU in a container", "Memory", "Finding the
+   process's own cgroup"). Paths are resolved and files opened at open; a sample only preads. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "danube_metrics.h"
+#include "dm_linux_internal.h"
+
+#define DM_LIMITS_REFRESH_NS (5 * (int64_t)1000000000)
+#define LIMIT_BUFFER 128
+#define NO_LIMIT_FROM ((uint64_t)1 << 62) /* v1 "unlimited" is PAGE_COUNTER_MAX * page size */
+
+/* Reads a whole small file (open time only). */
+static int read_small(const char *root, const char *rel, struct dm_file *f, dm_error *err)
+{
+    int r = dm_file_init(f, root, rel, 1);
+    if (r != DM_OK) {
+        dm_set_error(err, r, 0, rel, "out of memory");
+        return r;
+    }
+    return dm_file_fit(f, err);
+}
+
+/* The directory of one controller's hierarchy for this process: mount point + (cgroup path
+   with the mount's root stripped). Without a cgroup namespace (docker on v1, plain runc) the
+   mount root is the container's own path and must not be added twice. */
+static char *controller_dir(const char *root, const struct dm_file *cgroup_file,
+                            const dm_proc_cgroup *pc, const struct dm_file *mountinfo,
+                            int controller, char **mount_dir)
+{
+    dm_mountinfo_line mi;
+    char mount_point[4096], mount_root[4096];
+    const char *path = cgroup_file->buf + pc->path[controller].off;
+    size_t path_len = pc->path[controller].len, root_len, mp_len;
+    const char *rel = path;
+    size_t rel_len = path_len;
+    char *dir;
+    size_t root_prefix = strlen(root);
+
+    if (!pc->path[controller].found ||
+        dm_mountinfo_find(mountinfo->buf, mountinfo->len, controller, &mi) != DM_OK)
+        return NULL;
+    if (dm_unescape_mount_path(mountinfo->buf + mi.mount_point.off, mi.mount_point.len,
+                               mount_point, sizeof mount_point, &mp_len) != DM_OK ||
+        dm_unescape_mount_path(mountinfo->buf + mi.root.off, mi.root.len, mount_root,
+                               sizeof mount_root, &root_len) != DM_OK)
+        return NULL;
+    if (!(root_len == 1 && mount_root[0] == '/')) {
+        if (path_len >= root_len && memcmp(path, mount_root, root_len) == 0 &&
+            (path_len == root_len || path[root_len] == '/')) {
+            rel = path + root_len;
+            rel_len = path_len - root_len;
+        } else {
+            /* The path is outside the mount (a namespace root above it): read the mount. */
+            rel_len = 0;
+        }
+    }
+    while (root_prefix > 0 && root[root_prefix - 1] == '/')
+        root_prefix--;
+    while (mp_len > 1 && mount_point[mp_len - 1] == '/')
+        mp_len--;
+    if (rel_len == 1 && rel[0] == '/')
+        rel_len = 0;
+    dir = malloc(root_prefix + mp_len + rel_len + 2);
+    *mount_dir = malloc(root_prefix + mp_len + 1);
+    if (dir == NULL || *mount_dir == NULL) {
+        free(dir);
+        free(*mount_dir);
+        *mount_dir = NULL;
+        return NULL;
+    }
+    memcpy(dir, root, root_prefix);
+    memcpy(dir + root_prefix, mount_point, mp_len);
+    memcpy(*mount_dir, dir, root_prefix + mp_len);
+    (*mount_dir)[root_prefix + mp_len] = '\0';
+    if (rel_len > 0 && rel[0] != '/')
+        dir[root_prefix + mp_len++] = '/';
+    memcpy(dir + root_prefix + mp_len, rel, rel_len);
+    dir[root_prefix + mp_len + rel_len] = '\0';
+    return dir;
+}
+
+/* Opens dir/name as f; returns DM_OK, or the error (file absent etc.). */
+static int open_in(struct dm_file *f, const char *dir, const char *name, int whole, size_t cap,
+                   dm_error *err)
+{
+    int r = dm_file_init(f, dir, name, whole);
+    if (r != DM_OK) {
+        dm_set_error(err, r, 0, NULL, "out of memory");
+        return r;
+    }
+    if (cap > 0 && cap != f->cap) {
+        char *b = realloc(f->buf, cap);
+        if (b == NULL)
+            return DM_E_NOMEM;
+        f->buf = b;
+        f->cap = cap;
+    }
+    return whole ? dm_file_fit(f, err) : dm_file_read(f, err);
+}
+
+/* Limit files on every level from `dir` up to `mount_dir`, deepest first; a level without the
+   file (the v2 root has no cpu.max) is skipped. */
+static int open_levels(const char *dir, const char *mount_dir, const char *name,
+                       struct dm_file *files, size_t *n)
+{
+    char level[4096];
+    size_t len = strlen(dir), mlen = strlen(mount_dir);
+    dm_error ignored;
+    *n = 0;
+    if (len >= sizeof level)
+        return DM_E_INVALID;
+    memcpy(level, dir, len + 1);
+    for (;;) {
+        if (*n < DM_CG_MAX_DEPTH) {
+            char rel[64];
+            snprintf(rel, sizeof rel, "/%s", name);
+            if (open_in(&files[*n], level, rel, 1, LIMIT_BUFFER, &ignored) == DM_OK) {
+                files[*n].rel = NULL; /* `rel` is this stack buffer */
+                (*n)++;
+            } else {
+                dm_file_free(&files[*n]);
+            }
+        }
+        if (len <= mlen)
+            break;
+        while (len > mlen && level[len - 1] != '/')
+            len--;
+        if (len > mlen)
+            len--; /* drop the slash */
+        level[len] = '\0';
+    }
+    return DM_OK;
+}
+
+static int refresh_limits(dm_monitor *m, int64_t now_ns, dm_error *err)
+{
+    struct dm_cgroup *cg = &m->cg;
+    double cores = 0.0, limit;
+    uint64_t mem = UINT64_MAX;
+    size_t i;
+    int r;
+
+    for (i = 0; i < cg->cpu_levels; i++) {
+        uint64_t quota, period;
+        if ((r = dm_file_read(&cg->cpu_quota[i], err)) != DM_OK)
+            return r;
+        if (cg->version == 2) {
+            if (dm_parse_cpu_max(cg->cpu_quota[i].buf, cg->cpu_quota[i].len, &quota, &period) !=
+                DM_OK)
+                goto bad_quota;
+        } else {
+            if ((r = dm_file_read(&cg->cpu_period[i], err)) != DM_OK)
+                return r;
+            if (dm_parse_limit(cg->cpu_quota[i].buf, cg->cpu_quota[i].len, &quota) != DM_OK)
+                goto bad_quota;
+            if (dm_parse_limit(cg->cpu_period[i].buf, cg->cpu_period[i].len, &period) != DM_OK ||
+                period == 0 || period == UINT64_MAX) {
+                dm_set_error(err, DM_E_PARSE, 0, cg->cpu_period[i].path, "malformed CFS period");
+                return DM_E_PARSE;
+            }
+        }
+        if (quota != UINT64_MAX && (cores == 0.0 || (double)quota / (double)period < cores))
+            cores = (double)quota / (double)period;
+        continue;
+    bad_quota:
+        dm_set_error(err, DM_E_PARSE, 0, cg->cpu_quota[i].path, "malformed CPU quota");
+        return DM_E_PARSE;
+    }
+    cg->quota_cores = cores;
+    cg->online_cpus = 0;
+    if (cg->has_online) {
+        if (dm_file_read(&cg->online, err) == DM_OK)
+            dm_parse_cpu_list(cg->online.buf, cg->online.len, &cg->online_cpus);
+    }
+    if (cg->online_cpus == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cg->online_cpus = n > 0 ? (uint32_t)n : 1;
+    }
+    cg->cpuset_cpus = 0;
+    if (cg->has_cpuset && dm_file_read(&cg->cpuset, err) == DM_OK)
+        dm_parse_cpu_list(cg->cpuset.buf, cg->cpuset.len, &cg->cpuset_cpus);
+    limit = (double)cg->online_cpus;
+    if (cg->cpuset_cpus > 0 && (double)cg->cpuset_cpus < limit)
+        limit = (double)cg->cpuset_cpus;
+    if (cores > 0.0 && cores < limit)
+        limit = cores;
+    cg->cpu_limit_cores = limit;
+
+    for (i = 0; i < cg->mem_levels; i++) {
+        uint64_t v;
+        if ((r = dm_file_read(&cg->mem_limit[i], err)) != DM_OK)
+            return r;
+        if (dm_parse_limit(cg->mem_limit[i].buf, cg->mem_limit[i].len, &v) != DM_OK) {
+            dm_set_error(err, DM_E_PARSE, 0, cg->mem_limit[i].path, "malformed memory limit");
+            return DM_E_PARSE;
+        }
+        if (v < NO_LIMIT_FROM && v < mem)
+            mem = v;
+    }
+    cg->memory_limit = mem;
+    {
+        dm_meminfo mi;
+        if ((r = dm_file_read(&m->meminfo, err)) != DM_OK)
+            return r;
+        if (dm_parse_meminfo(m->meminfo.buf, m->meminfo.len, &mi) != DM_OK) {
+            dm_set_error(err, DM_E_PARSE, 0, m->meminfo.path, "no MemTotal");
+            return DM_E_PARSE;
+        }
+        cg->host_mem_total = mi.total;
+    }
+    cg->limits_read_ns = now_ns;
+    return DM_OK;
+}
+
+static int limits_current(dm_monitor *m, int64_t now_ns, dm_error *err)
+{
+    /* Limits change (docker update, in-place pod resize): re-read them now and then. */
+    if (now_ns - m->cg.limits_read_ns < DM_LIMITS_REFRESH_NS && now_ns >= m->cg.limits_read_ns)
+        return DM_OK;
+    return refresh_limits(m, now_ns, err);
+}
+
+void dm_cgroup_init(dm_monitor *m)
+{
+    struct dm_cgroup *cg = &m->cg;
+    size_t i;
+    cg->cpu_usage.fd = cg->cpuset.fd = cg->online.fd = -1;
+    cg->mem_usage.fd = cg->mem_stat.fd = cg->io.fd = -1;
+    for (i = 0; i < DM_CG_MAX_DEPTH; i++)
+        cg->cpu_quota[i].fd = cg->cpu_period[i].fd = cg->mem_limit[i].fd = -1;
+}
+
+int dm_cgroup_open(dm_monitor *m, dm_error *err)
+{
+    struct dm_cgroup *cg = &m->cg;
+    struct dm_file cgroup_file, mountinfo;
+    dm_proc_cgroup pc;
+    char *cpu_dir = NULL, *cpu_mount = NULL, *acct_dir = NULL, *acct_mount = NULL;
+    char *set_dir = NULL, *set_mount = NULL, *mem_dir = NULL, *mem_mount = NULL;
+    char *io_dir = NULL, *io_mount = NULL;
+    int r, v1_cpu, v1_mem;
+    dm_error e;
+
+    memset(&cgroup_file, 0, sizeof cgroup_file);
+    memset(&mountinfo, 0, sizeof mountinfo);
+    cgroup_file.fd = mountinfo.fd = -1;
+    if ((r = read_small(m->root, "/proc/self/cgroup", &cgroup_file, err)) != DM_OK ||
+        (r = read_small(m->root, "/proc/self/mountinfo", &mountinfo, err)) != DM_OK)
+        goto done;
+    if (dm_parse_proc_cgroup(cgroup_file.buf, cgroup_file.len, &pc) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, "/proc/self/cgroup", "malformed line");
+        r = DM_E_PARSE;
+        goto done;
+    }
+    /* A hybrid host mounts v1 controllers beside an empty v2 hierarchy: v1 wins where mounted. */
+    mem_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_MEMORY, &mem_mount);
+    v1_mem = mem_dir != NULL;
+    cpu_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_CPU, &cpu_mount);
+    v1_cpu = cpu_dir != NULL;
+    if (v1_mem || v1_cpu) {
+        cg->version = 1;
+        acct_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_CPUACCT,
+                                  &acct_mount);
+        set_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_CPUSET,
+                                 &set_mount);
+        io_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_BLKIO, &io_mount);
+        if (!v1_mem || !v1_cpu || acct_dir == NULL) {
+            dm_set_error(err, DM_E_UNSUPPORTED, 0, "/proc/self/mountinfo",
+                         "cgroup v1 without the cpu, cpuacct and memory controllers mounted");
+            r = DM_E_UNSUPPORTED;
+            goto done;
+        }
+        cg->path = malloc(pc.path[DM_CG_MEMORY].len + 1);
+        if (cg->path != NULL) {
+            memcpy(cg->path, cgroup_file.buf + pc.path[DM_CG_MEMORY].off,
+                   pc.path[DM_CG_MEMORY].len);
+            cg->path[pc.path[DM_CG_MEMORY].len] = '\0';
+        }
+    } else {
+        mem_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_UNIFIED,
+                                 &mem_mount);
+        if (mem_dir == NULL) {
+            dm_set_error(err, DM_E_UNSUPPORTED, 0, "/proc/self/mountinfo",
+                         "no cgroup hierarchy of this process is mounted");
+            r = DM_E_UNSUPPORTED;
+            goto done;
+        }
+        cg->version = 2;
+        cg->path = malloc(pc.path[DM_CG_UNIFIED].len + 1);
+        if (cg->path != NULL) {
+            memcpy(cg->path, cgroup_file.buf + pc.path[DM_CG_UNIFIED].off,
+                   pc.path[DM_CG_UNIFIED].len);
+            cg->path[pc.path[DM_CG_UNIFIED].len] = '\0';
+        }
+    }
+    cg->dir = mem_dir;
+    mem_dir = NULL;
+    if (cg->path == NULL) {
+        r = DM_E_NOMEM;
+        goto done;
+    }
+
+    if (cg->version == 2) {
+        const char *d = cg->dir;
+        if ((r = open_in(&cg->mem_usage, d, "/memory.current", 1, LIMIT_BUFFER, err)) != DM_OK) {
+            if (err->code == DM_E_OS && err->os_errno == ENOENT)
+                dm_set_error(err, DM_E_UNSUPPORTED, 0, cg->mem_usage.path,
+                             "no memory.current: the process is in the v2 root cgroup (a "
+                             "host), or the memory controller is not enabled for its cgroup");
+            r = err->code;
+            goto done;
+        }
+        if ((r = open_in(&cg->mem_stat, d, "/memory.stat", 1, 0, err)) != DM_OK ||
+            (r = open_in(&cg->cpu_usage, d, "/cpu.stat", 1, 0, err)) != DM_OK)
+            goto done;
+        cg->has_cpuset = open_in(&cg->cpuset, d, "/cpuset.cpus.effective", 1, 0, &e) == DM_OK;
+        cg->has_io = open_in(&cg->io, d, "/io.stat", 1, 0, &e) == DM_OK;
+        open_levels(d, mem_mount, "cpu.max", cg->cpu_quota, &cg->cpu_levels);
+        open_levels(d, mem_mount, "memory.max", cg->mem_limit, &cg->mem_levels);
+    } else {
+        size_t i, n_period = 0;
+        if ((r = open_in(&cg->mem_usage, cg->dir, "/memory.usage_in_bytes", 1, LIMIT_BUFFER,
+                         err)) != DM_OK ||
+            (r = open_in(&cg->mem_stat, cg->dir, "/memory.stat", 1, 0, err)) != DM_OK ||
+            (r = open_in(&cg->cpu_usage, acct_dir, "/cpuacct.usage", 1, LIMIT_BUFFER, err)) !=
+                DM_OK)
+            goto done;
+        cg->has_cpuset =
+            set_dir != NULL && open_in(&cg->cpuset, set_dir, "/cpuset.cpus", 1, 0, &e) == DM_OK;
+        if (io_dir != NULL) {
+            static const char *const blkio_files[] = {
+                "/blkio.throttle.io_service_bytes_recursive",
+                "/blkio.io_service_bytes_recursive",
+                "/blkio.bfq.io_service_bytes_recursive"};
+            for (i = 0; i < 3 && !cg->has_io; i++) {
+                cg->has_io = open_in(&cg->io, io_dir, blkio_files[i], 1, 0, &e) == DM_OK;
+                if (!cg->has_io)
+                    dm_file_free(&cg->io);
+            }
+        }
+        open_levels(cpu_dir, cpu_mount, "cpu.cfs_quota_us", cg->cpu_quota, &cg->cpu_levels);
+        open_levels(cpu_dir, cpu_mount, "cpu.cfs_period_us", cg->cpu_period, &n_period);
+        if (n_period != cg->cpu_levels) {
+            dm_set_error(err, DM_E_PARSE, 0, cpu_dir, "cfs_quota_us without cfs_period_us");
+            r = DM_E_PARSE;
+            goto done;
+        }
+        open_levels(cg->dir, mem_mount, "memory.limit_in_bytes", cg->mem_limit,
+                    &cg->mem_levels);
+    }
+    if (!cg->has_cpuset)
+        dm_file_free(&cg->cpuset);
+    if (!cg->has_io)
+        dm_file_free(&cg->io);
+    cg->has_online =
+        open_in(&cg->online, m->root, "/sys/devices/system/cpu/online", 1, 0, &e) == DM_OK;
+    if (!cg->has_online)
+        dm_file_free(&cg->online);
+    r = refresh_limits(m, dm_monotonic_ns(), err);
+
+done:
+    dm_file_free(&cgroup_file);
+    dm_file_free(&mountinfo);
+    free(mem_dir), free(mem_mount), free(cpu_dir), free(cpu_mount), free(acct_dir);
+    free(acct_mount), free(set_dir), free(set_mount), free(io_dir), free(io_mount);
+    return r;
+}
+
+void dm_cgroup_close(dm_monitor *m)
+{
+    struct dm_cgroup *cg = &m->cg;
+    size_t i;
+    dm_file_free(&cg->cpu_usage);
+    dm_file_free(&cg->cpuset);
+    dm_file_free(&cg->online);
+    dm_file_free(&cg->mem_usage);
+    dm_file_free(&cg->mem_stat);
+    dm_file_free(&cg->io);
+    for (i = 0; i < DM_CG_MAX_DEPTH; i++) {
+        dm_file_free(&cg->cpu_quota[i]);
+        dm_file_free(&cg->cpu_period[i]);
+        dm_file_free(&cg->mem_limit[i]);
+    }
+    free(cg->path);
+    free(cg->dir);
+    cg->path = cg->dir = NULL;
+}
+
+int dm_cgroup_sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
+{
+    struct dm_cgroup *cg = &m->cg;
+    uint64_t usage_ns, now[2];
+    double rate[2];
+    const char *detail = NULL;
+    int r;
+    if ((r = limits_current(m, now_ns, &out->cpu)) != DM_OK)
+        return r;
+    if ((r = dm_file_read(&cg->cpu_usage, &out->cpu)) != DM_OK)
+        return r;
+    if (cg->version == 2) {
+        uint64_t usec;
+        if (dm_parse_keyed_u64(cg->cpu_usage.buf, cg->cpu_usage.len, "usage_usec", &usec) !=
+            DM_OK)
+            goto bad;
+        usage_ns = usec * 1000u;
+    } else if (dm_parse_limit(cg->cpu_usage.buf, cg->cpu_usage.len, &usage_ns) != DM_OK ||
+               usage_ns == UINT64_MAX) {
+        goto bad;
+    }
+    now[0] = usage_ns, now[1] = 0;
+    r = dm_rate_per_second(&m->cpu_rate, now, now_ns, m->min_interval_ns, rate, &detail);
+    if (r != DM_OK) {
+        dm_set_error(&out->cpu, r, 0, cg->cpu_usage.path, detail);
+        return r;
+    }
+    /* CPU-nanoseconds per second over the capacity the cgroup may use. */
+    out->cpu_percent = dm_clamp_percent(rate[0] / 1e9 / cg->cpu_limit_cores * 100.0);
+    return DM_OK;
+bad:
+    dm_set_error(&out->cpu, DM_E_PARSE, 0, cg->cpu_usage.path,
+                 cg->version == 2 ? "no usage_usec line" : "not a number of nanoseconds");
+    return DM_E_PARSE;
+}
+
+int dm_cgroup_sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
+{
+    struct dm_cgroup *cg = &m->cg;
+    uint64_t usage, inactive, capacity, working_set;
+    int r;
+    if ((r = limits_current(m, now_ns, &out->memory)) != DM_OK)
+        return r;
+    if ((r = dm_file_read(&cg->mem_usage, &out->memory)) != DM_OK)
+        return r;
+    if (dm_parse_limit(cg->mem_usage.buf, cg->mem_usage.len, &usage) != DM_OK ||
+        usage == UINT64_MAX) {
+        dm_set_error(&out->memory, DM_E_PARSE, 0, cg->mem_usage.path, "not a number of bytes");
+        return DM_E_PARSE;
+    }
+    if ((r = dm_file_read(&cg->mem_stat, &out->memory)) != DM_OK)
+        return r;
+    if (dm_parse_keyed_u64(cg->mem_stat.buf, cg->mem_stat.len,
+                           cg->version == 2 ? "inactive_file" : "total_inactive_file",
+                           &inactive) != DM_OK) {
+        dm_set_error(&out->memory, DM_E_PARSE, 0, cg->mem_stat.path,
+                     cg->version == 2 ? "no inactive_file line" : "no total_inactive_file line");
+        return DM_E_PARSE;
+    }
+    /* The working set (kubelet, cAdvisor): page cache that can be dropped does not count. */
+    working_set = usage > inactive ? usage - inactive : 0;
+    capacity = cg->host_mem_total;
+    if (cg->memory_limit < capacity)
+        capacity = cg->memory_limit;
+    if (capacity == 0) {
+        dm_set_error(&out->memory, DM_E_PARSE, 0, m->meminfo.path, "memory capacity is 0");
+        return DM_E_PARSE;
+    }
+    out->memory_percent = dm_clamp_percent((double)working_set / (double)capacity * 100.0);
+    return DM_OK;
+}
+
+int dm_cgroup_sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
+{
+    struct dm_cgroup *cg = &m->cg;
+    uint64_t now[2];
+    double rate[2];
+    const char *detail = NULL;
+    int r;
+    if (!cg->has_io) {
+        dm_set_error(&out->disk, DM_E_UNSUPPORTED, 0, cg->dir,
+                     cg->version == 2 ? "no io.stat: the io controller is not enabled here"
+                                      : "no blkio io_service_bytes file for this cgroup");
+        return DM_E_UNSUPPORTED;
+    }
+    if ((r = dm_file_read(&cg->io, &out->disk)) != DM_OK)
+        return r;
+    r = cg->version == 2 ? dm_parse_io_stat(cg->io.buf, cg->io.len, &now[0], &now[1])
+                         : dm_parse_blkio_bytes(cg->io.buf, cg->io.len, &now[0], &now[1]);
+    if (r != DM_OK) {
+        dm_set_error(&out->disk, DM_E_PARSE, 0, cg->io.path, "malformed line");
+        return DM_E_PARSE;
+    }
+    r = dm_rate_per_second(&m->disk_rate, now, now_ns, m->min_interval_ns, rate, &detail);
+    if (r != DM_OK) {
+        dm_set_error(&out->disk, r, 0, cg->io.path, detail);
+        return r;
+    }
+    out->disk_read_bytes_per_sec = rate[0];
+    out->disk_write_bytes_per_sec = rate[1];
+    return DM_OK;
+}
