@@ -406,3 +406,136 @@ class RateState:
         if rc != lib.DM_OK:
             raise NotReadyError("rate", None, _text(self._detail[0]) or "")
         return float(out[0])
+
+
+# ---- cgroup parsers ----------------------------------------------------------------------------
+
+CGROUP_CONTROLLERS = ("unified", "cpu", "cpuacct", "cpuset", "memory", "blkio")
+
+
+def parse_proc_cgroup(data: bytes) -> dict[str, str]:
+    """/proc/self/cgroup: the path of each controller found ("unified" for the v2 line)."""
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("dm_proc_cgroup *")
+    rc = lib.dm_parse_proc_cgroup(ptr, n, out)
+    if rc != lib.DM_OK:
+        raise _parse_failed("proc/self/cgroup", rc)
+    found = {}
+    for i, name in enumerate(CGROUP_CONTROLLERS):
+        span = out.path[i]
+        if span.found:
+            found[name] = data[span.off : span.off + span.len].decode("utf-8", "replace")
+    return found
+
+
+class MountinfoLine(NamedTuple):
+    root: str
+    mount_point: str
+    fstype: str
+    super_options: str
+
+
+def _span_text(data: bytes, span: Any) -> str:
+    return data[span.off : span.off + span.len].decode("utf-8", "replace")
+
+
+def parse_mountinfo_line(data: bytes) -> MountinfoLine:
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("dm_mountinfo_line *")
+    rc = lib.dm_parse_mountinfo_line(ptr, n, out)
+    if rc != lib.DM_OK:
+        raise _parse_failed("mountinfo", rc)
+    return MountinfoLine(
+        _span_text(data, out.root),
+        _span_text(data, out.mount_point),
+        _span_text(data, out.fstype),
+        _span_text(data, out.super_options),
+    )
+
+
+def mountinfo_find(data: bytes, controller: str) -> Optional[MountinfoLine]:
+    """The mount of a controller's hierarchy in a mountinfo file, or None."""
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("dm_mountinfo_line *")
+    rc = lib.dm_mountinfo_find(ptr, n, CGROUP_CONTROLLERS.index(controller), out)
+    if rc == lib.DM_E_AGAIN:
+        return None
+    if rc != lib.DM_OK:
+        raise _parse_failed("mountinfo", rc)
+    return MountinfoLine(
+        _span_text(data, out.root),
+        _span_text(data, out.mount_point),
+        _span_text(data, out.fstype),
+        _span_text(data, out.super_options),
+    )
+
+
+def unescape_mount_path(data: bytes, cap: int = 4096) -> bytes:
+    ptr, n, _keep = _as_c(data)
+    dst = ffi.new("char[]", cap)
+    out_len = ffi.new("size_t *")
+    rc = lib.dm_unescape_mount_path(ptr, n, dst, cap, out_len)
+    if rc != lib.DM_OK:
+        raise _parse_failed("mountinfo path", rc)
+    return bytes(ffi.buffer(dst, out_len[0]))
+
+
+NO_LIMIT = 2**64 - 1
+
+
+def parse_limit(data: bytes) -> int:
+    """A limit file; NO_LIMIT for "max" or a negative value."""
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("uint64_t *")
+    rc = lib.dm_parse_limit(ptr, n, out)
+    if rc != lib.DM_OK:
+        raise _parse_failed("limit", rc)
+    return int(out[0])
+
+
+def parse_cpu_max(data: bytes) -> tuple[int, int]:
+    ptr, n, _keep = _as_c(data)
+    quota = ffi.new("uint64_t *")
+    period = ffi.new("uint64_t *")
+    rc = lib.dm_parse_cpu_max(ptr, n, quota, period)
+    if rc != lib.DM_OK:
+        raise _parse_failed("cpu.max", rc)
+    return int(quota[0]), int(period[0])
+
+
+def parse_keyed(data: bytes, key: str) -> int:
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("uint64_t *")
+    rc = lib.dm_parse_keyed_u64(ptr, n, key.encode(), out)
+    if rc != lib.DM_OK:
+        raise _parse_failed("keyed file", rc)
+    return int(out[0])
+
+
+def parse_io_stat(data: bytes) -> tuple[int, int]:
+    ptr, n, _keep = _as_c(data)
+    r = ffi.new("uint64_t *")
+    w = ffi.new("uint64_t *")
+    rc = lib.dm_parse_io_stat(ptr, n, r, w)
+    if rc != lib.DM_OK:
+        raise _parse_failed("io.stat", rc)
+    return int(r[0]), int(w[0])
+
+
+def parse_blkio_bytes(data: bytes) -> tuple[int, int]:
+    ptr, n, _keep = _as_c(data)
+    r = ffi.new("uint64_t *")
+    w = ffi.new("uint64_t *")
+    rc = lib.dm_parse_blkio_bytes(ptr, n, r, w)
+    if rc != lib.DM_OK:
+        raise _parse_failed("blkio", rc)
+    return int(r[0]), int(w[0])
+
+
+def parse_cpu_list(data: bytes) -> int:
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("uint32_t *")
+    rc = lib.dm_parse_cpu_list(ptr, n, out)
+    if rc != lib.DM_OK:
+        raise _parse_failed("cpu list", rc)
+    return int(out[0])
