@@ -104,6 +104,8 @@ int dm_parse_meminfo(const char *buf, size_t len, dm_meminfo *out)
             }
         }
         start += line_len + 1;
+        if (seen[TOTAL] && seen[AVAILABLE])
+            break; /* lines 1 and 3 on every kernel that has MemAvailable: the rest is unused */
     }
     if (!seen[TOTAL] || val[TOTAL] == 0)
         return DM_E_PARSE;
@@ -240,9 +242,9 @@ static int is_partition_name_of(const char *part, size_t plen, const char *disk,
     return 1;
 }
 
-/* Calls fn for every line of buf; stops at the first non-zero return. A last line without
-   its newline means the file was cut short. */
-#define FOR_EACH_LINE(buf, len, line, line_len, body)                                        \
+/* Runs the body (the variadic part, so that it may hold commas) for every line of buf, with
+   `line` and `line_len` set. A last line without its newline means the file was cut short. */
+#define FOR_EACH_LINE(buf, len, line, line_len, ...)                                         \
     do {                                                                                     \
         size_t start_ = 0;                                                                   \
         while (start_ < (len)) {                                                             \
@@ -251,7 +253,7 @@ static int is_partition_name_of(const char *part, size_t plen, const char *disk,
             const char *line = (buf) + start_;                                               \
             if (!nl_)                                                                        \
                 return DM_E_PARSE;                                                           \
-            body;                                                                            \
+            __VA_ARGS__;                                                                     \
             start_ += line_len + 1;                                                          \
         }                                                                                    \
     } while (0)
@@ -307,21 +309,25 @@ int dm_diskstats_sum(const char *buf, size_t len, const dm_disk_set *set, uint64
         return DM_E_INVALID;
     FOR_EACH_LINE(buf, len, line, line_len, {
         dm_diskstats_line d;
-        uint64_t dev;
-        size_t i;
+        uint64_t major, minor, dev;
+        size_t i, pos = 0;
         if (line_len == 0)
+            goto next_line;
+        /* Only the lines of chosen disks are parsed whole: the others (loop devices,
+           partitions) are skipped after their device numbers. */
+        if (dm_scan_u64(line, line_len, &pos, &major) != 0 ||
+            dm_scan_u64(line, line_len, &pos, &minor) != 0)
+            return DM_E_PARSE;
+        dev = major << 32 | minor;
+        for (i = 0; i < set->n && set->dev[i] != dev; i++)
+            ;
+        if (i == set->n)
             goto next_line;
         if (dm_parse_diskstats_line(line, line_len, &d) != DM_OK)
             return DM_E_PARSE;
-        dev = (uint64_t)d.major << 32 | d.minor;
-        for (i = 0; i < set->n; i++) {
-            if (set->dev[i] == dev) {
-                /* Sectors in diskstats are 512 bytes whatever the device's sector size. */
-                rd += d.sectors_read * 512u;
-                wr += d.sectors_written * 512u;
-                break;
-            }
-        }
+        /* Sectors in diskstats are 512 bytes whatever the device's sector size. */
+        rd += d.sectors_read * 512u;
+        wr += d.sectors_written * 512u;
     next_line:;
     });
     *read_bytes = rd;
@@ -389,8 +395,21 @@ int dm_netdev_sum(const char *buf, size_t len, const dm_iface_set *set, uint64_t
         int r;
         if (line_len == 0)
             goto next_line;
-        r = dm_parse_netdev_line(line, line_len, &d);
         lines++;
+        if (lines > 2 && set->mode != DM_NET_ALL_BUT_LO) {
+            /* Interfaces not counted are skipped after their name. */
+            size_t colon = line_len, b = 0, i;
+            for (i = 0; i < line_len; i++)
+                if (line[i] == ':')
+                    colon = i;
+            while (b < colon && dm_is_blank(line[b]))
+                b++;
+            if (colon == line_len)
+                return DM_E_PARSE;
+            if (!iface_counted(set, line + b, colon - b))
+                goto next_line;
+        }
+        r = dm_parse_netdev_line(line, line_len, &d);
         if (r == DM_E_AGAIN && lines <= 2)
             goto next_line;
         if (r != DM_OK)

@@ -14,6 +14,9 @@
 #include "danube_metrics.h"
 #include "dm_linux_internal.h"
 
+#define SEQ_PAGE 4096       /* the smallest page: procfs's seq_file buffer is at least this */
+#define SEQ_RECORD_MAX 1024 /* longer than any diskstats or net/dev line */
+
 int64_t dm_monotonic_ns(void)
 {
     struct timespec ts;
@@ -76,11 +79,13 @@ int dm_file_read(struct dm_file *f, dm_error *err)
 {
     size_t got = 0;
     if (f->fd < 0) {
+        struct stat st;
         f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
         if (f->fd < 0) {
             dm_set_error(err, DM_E_OS, errno, f->path, "cannot open");
             return DM_E_OS;
         }
+        f->sized = fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
     }
     while (got < f->cap) {
         ssize_t n = pread(f->fd, f->buf + got, f->cap - got, (off_t)got);
@@ -98,6 +103,12 @@ int dm_file_read(struct dm_file *f, dm_error *err)
         got += (size_t)n;
         if (!f->whole)
             break; /* the first line of /proc/stat is in the first read */
+        /* procfs fills each read from a page-sized buffer, one record (line) at a time, so a
+           read that left more than a long line of that page unused has reached the end; a
+           file with a size ends at its first short read. This saves a read per file. */
+        if ((size_t)n < f->cap - (got - (size_t)n) &&
+            (f->sized || (size_t)n <= SEQ_PAGE - SEQ_RECORD_MAX))
+            break;
     }
     f->len = got;
     if (f->whole && f->len == f->cap) {

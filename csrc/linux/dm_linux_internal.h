@@ -16,6 +16,7 @@ struct dm_file {
     const char *rel; /* path under the root (a literal), named by open errors */
     int fd;
     int whole;   /* the whole file must fit (else only its first read is needed) */
+    int sized;   /* a file with a size (not procfs): a short read is its end */
     char *path;
     char *buf;
     size_t cap;
