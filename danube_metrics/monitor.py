@@ -126,8 +126,8 @@ class ResourceMonitor(abc.ABC):
         self.close()
 
 
-def _first_error(raw: RawSample) -> Optional[DanubeMetricsError]:
-    return raw.cpu_error or raw.memory_error or raw.disk_error or raw.network_error
+# Builds a NamedTuple without the keyword handling of its constructor (the hot path).
+_new = tuple.__new__
 
 
 class _CoreMonitor(ResourceMonitor):
@@ -136,39 +136,24 @@ class _CoreMonitor(ResourceMonitor):
     _handle: _binding.MonitorHandle
 
     def get_cpu_usage(self) -> float:
-        raw = self._handle.sample(_binding.CPU)
-        if raw.cpu_error is not None:
-            raise raw.cpu_error
-        return raw.cpu_percent
+        return self._handle.sample_figures(_binding.CPU)[0]
 
     def get_memory_usage(self) -> float:
-        raw = self._handle.sample(_binding.MEMORY)
-        if raw.memory_error is not None:
-            raise raw.memory_error
-        return raw.memory_percent
+        return self._handle.sample_figures(_binding.MEMORY)[1]
 
     def get_disk_io(self) -> DiskIOStats:
-        raw = self._handle.sample(_binding.DISK)
-        if raw.disk_error is not None:
-            raise raw.disk_error
-        return DiskIOStats(raw.disk_read_bytes_per_sec, raw.disk_write_bytes_per_sec)
+        f = self._handle.sample_figures(_binding.DISK)
+        return _new(DiskIOStats, (f[2], f[3]))
 
     def get_network_io(self) -> NetworkIOStats:
-        raw = self._handle.sample(_binding.NETWORK)
-        if raw.network_error is not None:
-            raise raw.network_error
-        return NetworkIOStats(raw.net_rx_bytes_per_sec, raw.net_tx_bytes_per_sec)
+        f = self._handle.sample_figures(_binding.NETWORK)
+        return _new(NetworkIOStats, (f[4], f[5]))
 
     def sample(self) -> Sample:
-        raw = self._handle.sample(_binding.ALL)
-        error = _first_error(raw)
-        if error is not None:
-            raise error
-        return Sample(
-            raw.cpu_percent,
-            raw.memory_percent,
-            DiskIOStats(raw.disk_read_bytes_per_sec, raw.disk_write_bytes_per_sec),
-            NetworkIOStats(raw.net_rx_bytes_per_sec, raw.net_tx_bytes_per_sec),
+        f = self._handle.sample_figures(_binding.ALL)
+        return _new(
+            Sample,
+            (f[0], f[1], _new(DiskIOStats, (f[2], f[3])), _new(NetworkIOStats, (f[4], f[5]))),
         )
 
     def read_all(self) -> Readings:

@@ -433,8 +433,9 @@ int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sam
     if ((metrics & DM_NETWORK) && (r = sample_network(m, now_ns, out)) != DM_OK &&
         first == DM_OK)
         first = r;
-    if (out->memory.code == DM_E_BUFFER || out->disk.code == DM_E_BUFFER ||
-        out->network.code == DM_E_BUFFER)
+    if (((metrics & DM_MEMORY) && out->memory.code == DM_E_BUFFER) ||
+        ((metrics & DM_DISK) && out->disk.code == DM_E_BUFFER) ||
+        ((metrics & DM_NETWORK) && out->network.code == DM_E_BUFFER))
         return DM_E_BUFFER; /* the one status the caller acts on: grow, then retry */
     return first;
 }
