@@ -248,6 +248,13 @@ class MonitorHandle:
                 env.memory_total_bytes,
             )
 
+    def sample_files(self, metrics: int) -> list[str]:
+        """The files a sample of `metrics` reads."""
+        paths = ffi.new("const char *[]", 16)
+        with self._lock:
+            n = lib.dm_monitor_sample_files(self._check_open(), metrics, paths, 16)
+            return [_text(paths[i]) or "" for i in range(min(n, 16))]
+
     def disks(self) -> list[str]:
         with self._lock:
             mon = self._check_open()

@@ -120,6 +120,11 @@ int dm_monitor_net_mode(const dm_monitor *mon);
 size_t dm_monitor_iface_count(const dm_monitor *mon);
 const char *dm_monitor_iface_name(const dm_monitor *mon, size_t i);
 
+/* The files a sample of `metrics` reads, into paths[0..cap) (owned by the monitor); returns how
+   many there are. Platforms that read no files return 0. */
+size_t dm_monitor_sample_files(const dm_monitor *mon, unsigned metrics, const char **paths,
+                               size_t cap);
+
 int64_t dm_monotonic_ns(void);
 
 /* ---- Pure parsers ---------------------------------------------------------------------- */

@@ -480,3 +480,34 @@ const char *dm_monitor_iface_name(const dm_monitor *m, size_t i)
 {
     return m->ifaces_chosen && i < m->ifaces.n ? m->ifaces.name[i] : NULL;
 }
+
+size_t dm_monitor_sample_files(const dm_monitor *m, unsigned metrics, const char **paths,
+                               size_t cap)
+{
+    const struct dm_file *files[8];
+    size_t n = 0, i;
+    if (m == NULL)
+        return 0;
+    if (m->kind == DM_KIND_CGROUP) {
+        if (metrics & DM_CPU)
+            files[n++] = &m->cg.cpu_usage;
+        if (metrics & DM_MEMORY) {
+            files[n++] = &m->cg.mem_usage;
+            files[n++] = &m->cg.mem_stat;
+        }
+        if ((metrics & DM_DISK) && m->cg.has_io)
+            files[n++] = &m->cg.io;
+    } else {
+        if (metrics & DM_CPU)
+            files[n++] = &m->stat;
+        if (metrics & DM_MEMORY)
+            files[n++] = &m->meminfo;
+        if (metrics & DM_DISK)
+            files[n++] = &m->diskstats;
+    }
+    if (metrics & DM_NETWORK)
+        files[n++] = &m->netdev;
+    for (i = 0; i < n && i < cap; i++)
+        paths[i] = files[i]->path;
+    return n;
+}
