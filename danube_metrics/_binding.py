@@ -210,7 +210,12 @@ class MonitorHandle:
         the normal path) and sample again the readings that hit it."""
         out = self._out
         again = 0
-        for bit, err in ((MEMORY, out.memory), (DISK, out.disk), (NETWORK, out.network)):
+        for bit, err in (
+            (CPU, out.cpu),
+            (MEMORY, out.memory),
+            (DISK, out.disk),
+            (NETWORK, out.network),
+        ):
             if metrics & bit and err.code == lib.DM_E_BUFFER:
                 again |= bit
         if lib.dm_monitor_grow(mon, again, self._grow_err) != lib.DM_OK:

@@ -183,7 +183,7 @@ static int parse_limit_token(const char *s, size_t n, uint64_t *value)
         *value = UINT64_MAX;
         return DM_OK;
     }
-    if (n >= 2 && s[0] == '-') {
+    if (n >= 2 && s[0] == '-' && dm_is_digit(s[1])) {
         /* v1 writes -1 for "no quota"; any negative number means none. */
         uint64_t ignored;
         pos = 1;
@@ -280,12 +280,22 @@ int dm_parse_io_stat(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wb
             if (pos >= line_len || line[pos] != '=')
                 return DM_E_PARSE;
             eq = pos++;
-            if (dm_scan_u64(line, line_len, &pos, &v) != 0)
-                return DM_E_PARSE;
-            if (eq - key == 6 && memcmp(line + key, "rbytes", 6) == 0)
-                r += v;
-            else if (eq - key == 6 && memcmp(line + key, "wbytes", 6) == 0)
-                w += v;
+            if (eq - key == 6 && (memcmp(line + key, "rbytes", 6) == 0 ||
+                                  memcmp(line + key, "wbytes", 6) == 0)) {
+                if (dm_scan_u64(line, line_len, &pos, &v) != 0)
+                    return DM_E_PARSE;
+                if (line[key] == 'r')
+                    r += v;
+                else
+                    w += v;
+            } else {
+                /* Other policies' values need not be integers (iocost's cost.vrate=135.29,
+                   iolatency's depth=max): skip them. */
+                if (pos >= line_len || line[pos] == ' ')
+                    return DM_E_PARSE;
+                while (pos < line_len && line[pos] != ' ')
+                    pos++;
+            }
         }
         start += line_len + 1;
     }

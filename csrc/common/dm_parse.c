@@ -337,18 +337,15 @@ int dm_diskstats_sum(const char *buf, size_t len, const dm_disk_set *set, uint64
 
 int dm_parse_netdev_line(const char *line, size_t len, dm_netdev_line *out)
 {
-    size_t colon = len, i, start = 0, pos;
+    size_t colon, start = 0, pos;
     uint64_t v[9];
     int n;
 
     if (line == NULL || out == NULL)
         return DM_E_INVALID;
-    for (i = 0; i < len; i++) {
-        if (line[i] == '|')
-            return DM_E_AGAIN; /* one of the two header lines */
-        if (line[i] == ':')
-            colon = i;
-    }
+    if (memchr(line, '|', len) != NULL)
+        return DM_E_AGAIN; /* one of the two header lines */
+    colon = dm_last_index(line, len, ':');
     if (colon == len)
         return DM_E_PARSE;
     while (start < colon && dm_is_blank(line[start]))
@@ -398,10 +395,7 @@ int dm_netdev_sum(const char *buf, size_t len, const dm_iface_set *set, uint64_t
         lines++;
         if (lines > 2 && set->mode != DM_NET_ALL_BUT_LO) {
             /* Interfaces not counted are skipped after their name. */
-            size_t colon = line_len, b = 0, i;
-            for (i = 0; i < line_len; i++)
-                if (line[i] == ':')
-                    colon = i;
+            size_t colon = dm_last_index(line, line_len, ':'), b = 0;
             while (b < colon && dm_is_blank(line[b]))
                 b++;
             if (colon == line_len)

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static inline int dm_is_blank(char c) { return c == ' ' || c == '\t'; }
 static inline int dm_is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -42,11 +43,21 @@ static inline int dm_scan_u64(const char *s, size_t len, size_t *pos, uint64_t *
 /* Length of the line starting at `start` (excluding its newline), and whether it ended in one. */
 static inline size_t dm_line_len(const char *s, size_t len, size_t start, int *has_newline)
 {
-    size_t i = start;
-    while (i < len && s[i] != '\n')
-        i++;
-    *has_newline = i < len;
-    return i - start;
+    const char *nl = start < len ? memchr(s + start, '\n', len - start) : NULL;
+    *has_newline = nl != NULL;
+    return nl != NULL ? (size_t)(nl - (s + start)) : len - start;
+}
+
+/* The last occurrence of c in s[0..len), or len if there is none. */
+static inline size_t dm_last_index(const char *s, size_t len, char c)
+{
+    size_t last = len, from = 0;
+    const char *hit;
+    while (from < len && (hit = memchr(s + from, c, len - from)) != NULL) {
+        last = (size_t)(hit - s);
+        from = last + 1;
+    }
+    return last;
 }
 
 static inline int dm_starts_with(const char *s, size_t len, const char *prefix)

@@ -139,11 +139,11 @@ static int open_levels(const char *dir, const char *mount_dir, const char *name,
     return DM_OK;
 }
 
-static int refresh_limits(dm_monitor *m, int64_t now_ns, dm_error *err)
+/* CPU limits: the tightest quota on the path, the cpuset, the online CPUs. */
+static int refresh_cpu_limits(dm_monitor *m, dm_error *err)
 {
     struct dm_cgroup *cg = &m->cg;
     double cores = 0.0, limit;
-    uint64_t mem = UINT64_MAX;
     size_t i;
     int r;
 
@@ -175,10 +175,8 @@ static int refresh_limits(dm_monitor *m, int64_t now_ns, dm_error *err)
     }
     cg->quota_cores = cores;
     cg->online_cpus = 0;
-    if (cg->has_online) {
-        if (dm_file_read(&cg->online, err) == DM_OK)
-            dm_parse_cpu_list(cg->online.buf, cg->online.len, &cg->online_cpus);
-    }
+    if (cg->has_online && dm_file_read(&cg->online, err) == DM_OK)
+        dm_parse_cpu_list(cg->online.buf, cg->online.len, &cg->online_cpus);
     if (cg->online_cpus == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cg->online_cpus = n > 0 ? (uint32_t)n : 1;
@@ -192,6 +190,17 @@ static int refresh_limits(dm_monitor *m, int64_t now_ns, dm_error *err)
     if (cores > 0.0 && cores < limit)
         limit = cores;
     cg->cpu_limit_cores = limit;
+    return DM_OK;
+}
+
+/* Memory limits: the tightest on the path, and the machine's MemTotal. */
+static int refresh_memory_limits(dm_monitor *m, dm_error *err)
+{
+    struct dm_cgroup *cg = &m->cg;
+    uint64_t mem = UINT64_MAX;
+    dm_meminfo mi;
+    size_t i;
+    int r;
 
     for (i = 0; i < cg->mem_levels; i++) {
         uint64_t v;
@@ -205,26 +214,27 @@ static int refresh_limits(dm_monitor *m, int64_t now_ns, dm_error *err)
             mem = v;
     }
     cg->memory_limit = mem;
-    {
-        dm_meminfo mi;
-        if ((r = dm_file_read(&m->meminfo, err)) != DM_OK)
-            return r;
-        if (dm_parse_meminfo(m->meminfo.buf, m->meminfo.len, &mi) != DM_OK) {
-            dm_set_error(err, DM_E_PARSE, 0, m->meminfo.path, "no MemTotal");
-            return DM_E_PARSE;
-        }
-        cg->host_mem_total = mi.total;
+    if ((r = dm_file_read(&m->meminfo, err)) != DM_OK)
+        return r;
+    if (dm_parse_meminfo(m->meminfo.buf, m->meminfo.len, &mi) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, m->meminfo.path, "no MemTotal");
+        return DM_E_PARSE;
     }
-    cg->limits_read_ns = now_ns;
+    cg->host_mem_total = mi.total;
     return DM_OK;
 }
 
-static int limits_current(dm_monitor *m, int64_t now_ns, dm_error *err)
+/* Limits change (docker update, in-place pod resize): each reading re-reads its own limits
+   when they are older than DM_LIMITS_REFRESH_NS, so one never disturbs the other. */
+static int limits_current(int64_t *read_ns, int64_t now_ns, int (*refresh)(dm_monitor *,
+                          dm_error *), dm_monitor *m, dm_error *err)
 {
-    /* Limits change (docker update, in-place pod resize): re-read them now and then. */
-    if (now_ns - m->cg.limits_read_ns < DM_LIMITS_REFRESH_NS && now_ns >= m->cg.limits_read_ns)
+    int r;
+    if (*read_ns != 0 && now_ns - *read_ns < DM_LIMITS_REFRESH_NS && now_ns >= *read_ns)
         return DM_OK;
-    return refresh_limits(m, now_ns, err);
+    if ((r = refresh(m, err)) == DM_OK)
+        *read_ns = now_ns;
+    return r;
 }
 
 void dm_cgroup_init(dm_monitor *m)
@@ -363,7 +373,12 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
         open_in(&cg->online, m->root, "/sys/devices/system/cpu/online", 1, 0, &e) == DM_OK;
     if (!cg->has_online)
         dm_file_free(&cg->online);
-    r = refresh_limits(m, dm_monotonic_ns(), err);
+    {
+        int64_t now = dm_monotonic_ns();
+        r = limits_current(&cg->cpu_limits_ns, now, refresh_cpu_limits, m, err);
+        if (r == DM_OK)
+            r = limits_current(&cg->mem_limits_ns, now, refresh_memory_limits, m, err);
+    }
 
 done:
     dm_file_free(&cgroup_file);
@@ -400,7 +415,8 @@ int dm_cgroup_sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     double rate[2];
     const char *detail = NULL;
     int r;
-    if ((r = limits_current(m, now_ns, &out->cpu)) != DM_OK)
+    if ((r = limits_current(&cg->cpu_limits_ns, now_ns, refresh_cpu_limits, m, &out->cpu)) !=
+        DM_OK)
         return r;
     if ((r = dm_file_read(&cg->cpu_usage, &out->cpu)) != DM_OK)
         return r;
@@ -434,7 +450,8 @@ int dm_cgroup_sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
     struct dm_cgroup *cg = &m->cg;
     uint64_t usage, inactive, capacity, working_set;
     int r;
-    if ((r = limits_current(m, now_ns, &out->memory)) != DM_OK)
+    if ((r = limits_current(&cg->mem_limits_ns, now_ns, refresh_memory_limits, m,
+                            &out->memory)) != DM_OK)
         return r;
     if ((r = dm_file_read(&cg->mem_usage, &out->memory)) != DM_OK)
         return r;
@@ -494,4 +511,19 @@ int dm_cgroup_sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
     out->disk_read_bytes_per_sec = rate[0];
     out->disk_write_bytes_per_sec = rate[1];
     return DM_OK;
+}
+
+int dm_cgroup_grow(dm_monitor *m, unsigned metrics, dm_error *err)
+{
+    struct dm_cgroup *cg = &m->cg;
+    int r = DM_OK;
+    if ((metrics & DM_CPU) && r == DM_OK)
+        r = dm_file_fit(&cg->cpu_usage, err);
+    if ((metrics & DM_MEMORY) && r == DM_OK)
+        r = dm_file_fit(&cg->mem_stat, err);
+    if ((metrics & DM_MEMORY) && r == DM_OK)
+        r = dm_file_fit(&m->meminfo, err);
+    if ((metrics & DM_DISK) && cg->has_io && r == DM_OK)
+        r = dm_file_fit(&cg->io, err);
+    return r;
 }

@@ -304,6 +304,12 @@ int dm_monitor_grow(dm_monitor *m, unsigned metrics, dm_error *err)
     dm_set_error(err, DM_OK, 0, NULL, NULL);
     if (m == NULL)
         return DM_E_INVALID;
+    if (m->kind == DM_KIND_CGROUP) {
+        r = dm_cgroup_grow(m, metrics & ~(unsigned)DM_NETWORK, err);
+        metrics &= DM_NETWORK; /* the cgroup monitor shares only net/dev with the host's */
+    }
+    if ((metrics & DM_CPU) && r == DM_OK)
+        r = dm_file_fit(&m->stat, err);
     if ((metrics & DM_MEMORY) && r == DM_OK)
         r = dm_file_fit(&m->meminfo, err);
     if ((metrics & DM_DISK) && r == DM_OK)
@@ -433,7 +439,8 @@ int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sam
     if ((metrics & DM_NETWORK) && (r = sample_network(m, now_ns, out)) != DM_OK &&
         first == DM_OK)
         first = r;
-    if (((metrics & DM_MEMORY) && out->memory.code == DM_E_BUFFER) ||
+    if (((metrics & DM_CPU) && out->cpu.code == DM_E_BUFFER) ||
+        ((metrics & DM_MEMORY) && out->memory.code == DM_E_BUFFER) ||
         ((metrics & DM_DISK) && out->disk.code == DM_E_BUFFER) ||
         ((metrics & DM_NETWORK) && out->network.code == DM_E_BUFFER))
         return DM_E_BUFFER; /* the one status the caller acts on: grow, then retry */

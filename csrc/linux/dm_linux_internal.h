@@ -34,7 +34,7 @@ struct dm_cgroup {
     struct dm_file cpu_quota[DM_CG_MAX_DEPTH], cpu_period[DM_CG_MAX_DEPTH];
     struct dm_file mem_limit[DM_CG_MAX_DEPTH];
     /* Limits, read at open and again every DM_LIMITS_REFRESH_NS. */
-    int64_t limits_read_ns;
+    int64_t cpu_limits_ns, mem_limits_ns; /* when each was read; 0 = never */
     double quota_cores;       /* 0 when no quota */
     uint32_t cpuset_cpus, online_cpus;
     double cpu_limit_cores;   /* the capacity CPU % is taken against */
@@ -70,5 +70,6 @@ void dm_cgroup_close(dm_monitor *m);
 int dm_cgroup_sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out);
 int dm_cgroup_sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out);
 int dm_cgroup_sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out);
+int dm_cgroup_grow(dm_monitor *m, unsigned metrics, dm_error *err);
 
 #endif
