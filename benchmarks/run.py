@@ -1,0 +1,274 @@
+"""danube-metrics benchmarks: the cost of a sample against psutil and the kernel's floor.
+
+    python benchmarks/run.py [--quick]
+
+Everything is measured in this one run on this machine and printed as ratios: the machine is
+shared and noisy, so each figure is the best of several interleaved rounds. The floor is a C
+program (built here from benchmarks/floor.c) that preads the same files the same way and does
+nothing else. Needs a C compiler and psutil.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import psutil
+
+from danube_metrics import (
+    CgroupResourceMonitor,
+    DanubeMetricsError,
+    LoadReport,
+    NativeResourceMonitor,
+    NotReadyError,
+    ResourceType,
+    SystemLoad,
+)
+from danube_metrics import _binding
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def build(tmp: Path) -> dict[str, Path]:
+    """Builds the floor program, the C harness and the allocation counter."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        sys.exit("benchmarks: a C compiler (cc) is needed to build the floor program")
+    out = {"floor": tmp / "floor", "harness": tmp / "sample_main", "counter": tmp / "count.so"}
+    flags = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"]
+    subprocess.run([cc, *flags, str(HERE / "floor.c"), "-o", str(out["floor"])], check=True)
+    sources = sorted(str(p) for p in (REPO / "csrc/common").glob("*.c"))
+    sources += sorted(str(p) for p in (REPO / "csrc/linux").glob("*.c"))
+    subprocess.run(
+        [cc, *flags, f"-I{REPO / 'csrc'}", f"-I{REPO / 'csrc/common'}",
+         str(REPO / "tests/c/sample_main.c"), *sources, "-lm", "-o", str(out["harness"])],
+        check=True,
+    )  # fmt: skip
+    subprocess.run(
+        [cc, "-O2", "-shared", "-fPIC", str(HERE / "alloc_count.c"), "-o", str(out["counter"]),
+         "-ldl"],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+def per_call_us(fn: Callable[[], object], n: int) -> float:
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t) / n * 1e6
+
+
+def floor_us(floor: Path, files: list[str], n: int) -> float:
+    out = subprocess.run([str(floor), str(n), *files], capture_output=True, text=True, check=True)
+    return int(out.stdout) / 1000
+
+
+def interleaved(
+    cases: dict[str, Callable[[], float]], rounds: int
+) -> dict[str, float]:
+    """Best of `rounds` for each case, the cases taking turns so noise hits all alike."""
+    best = {k: float("inf") for k in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            best[name] = min(best[name], fn())
+    return best
+
+
+def files_of(mon: NativeResourceMonitor | CgroupResourceMonitor, metrics: int) -> list[str]:
+    """The monitor's own files, as the floor reads them."""
+    paths = mon._handle.sample_files(metrics)
+    return [p + ":first" if p.endswith("/proc/stat") else p for p in paths]
+
+
+def ready(mon: NativeResourceMonitor | CgroupResourceMonitor) -> None:
+    """Waits for a first CPU value (a clock tick since the baseline)."""
+    for _ in range(100):
+        with contextlib.suppress(NotReadyError):
+            mon.sample()
+            return
+        time.sleep(0.01)
+
+
+def allocations(built: dict[str, Path], samples: int, mode: str) -> int:
+    env = {**os.environ, "LD_PRELOAD": str(built["counter"]), "DANUBE_METRICS_MODE": mode}
+    out = subprocess.run(
+        [str(built["harness"]), str(samples), "0"], env=env, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    return int(re.findall(r"^allocations (\d+)$", out.stderr, re.M)[-1])
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
+    ap.add_argument("--json", help="also write the figures to this file")
+    args = ap.parse_args()
+    n = 2000 if args.quick else 20000
+    rounds = 3 if args.quick else 7
+    results: dict[str, object] = {}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        built = build(Path(tmp))
+        host = NativeResourceMonitor(min_interval=0)  # never cached: every call reads
+        try:
+            cg: Optional[CgroupResourceMonitor] = CgroupResourceMonitor(min_interval=0)
+        except DanubeMetricsError as exc:
+            print(f"(no cgroup monitor here: {exc})")
+            cg = None
+        ready(host)
+        if cg is not None:
+            ready(cg)
+        psutil.cpu_percent(None)
+
+        def psutil_all() -> None:
+            psutil.cpu_percent(None)
+            psutil.virtual_memory()
+            psutil.disk_io_counters()
+            psutil.net_io_counters()
+
+        rows: list[tuple[str, float, Optional[float], float]] = []
+        C, M, D, N, A = _binding.CPU, _binding.MEMORY, _binding.DISK, _binding.NETWORK, _binding.ALL
+        host_ops = [
+            ("host sample() vs 4 psutil calls", host.sample, psutil_all, A),
+            ("host get_cpu_usage vs cpu_percent", host.get_cpu_usage,
+             lambda: psutil.cpu_percent(None), C),
+            ("host get_memory_usage vs virtual_memory", host.get_memory_usage,
+             psutil.virtual_memory, M),
+            ("host get_disk_io vs disk_io_counters", host.get_disk_io,
+             psutil.disk_io_counters, D),
+            ("host get_network_io vs net_io_counters", host.get_network_io,
+             psutil.net_io_counters, N),
+        ]  # fmt: skip
+        for name, ours, theirs, bits in host_ops:
+            files = files_of(host, bits)
+            best = interleaved(
+                {
+                    "ours": lambda ours=ours: per_call_us(ours, n),
+                    "psutil": lambda theirs=theirs: per_call_us(theirs, n // 4),
+                    "floor": lambda files=files: floor_us(built["floor"], files, n),
+                },
+                rounds,
+            )
+            rows.append((name, best["ours"], best["psutil"], best["floor"]))
+        if cg is not None:
+            cg_ops = [
+                ("cgroup sample()", cg.sample, A),
+                ("cgroup get_cpu_usage", cg.get_cpu_usage, C),
+                ("cgroup get_memory_usage", cg.get_memory_usage, M),
+                ("cgroup get_network_io", cg.get_network_io, N),
+            ]
+            with contextlib.suppress(DanubeMetricsError):
+                cg.get_disk_io()
+                cg_ops.insert(3, ("cgroup get_disk_io", cg.get_disk_io, D))
+            for name, ours, bits in cg_ops:
+                files = files_of(cg, bits)
+                best = interleaved(
+                    {
+                        "ours": lambda ours=ours: per_call_us(ours, n),
+                        "floor": lambda files=files: floor_us(built["floor"], files, n),
+                    },
+                    rounds,
+                )
+                rows.append((name, best["ours"], None, best["floor"]))
+
+        print(
+            f"# {platform.machine()}, {psutil.cpu_count()} CPUs, Linux {platform.release()}, "
+            f"Python {platform.python_version()}, psutil {psutil.__version__}; best of {rounds} "
+            f"interleaved rounds of {n} calls"
+        )
+        print(
+            f"{'operation':<42} {'ours us':>8} {'psutil us':>10} {'floor us':>9} "
+            f"{'ours/floor':>11} {'psutil/ours':>12}"
+        )
+        for name, ours_us, psutil_us, floor in rows:
+            ps = f"{psutil_us:10.2f}" if psutil_us is not None else f"{'-':>10}"
+            ratio = f"{psutil_us / ours_us:11.1f}x" if psutil_us is not None else f"{'-':>12}"
+            print(f"{name:<42} {ours_us:8.2f} {ps} {floor:9.2f} {ours_us / floor:10.2f}x {ratio}")
+        results["rows"] = [
+            {"operation": r[0], "ours_us": r[1], "psutil_us": r[2], "floor_us": r[3]}
+            for r in rows
+        ]
+
+        # Allocations per sample in the C core, from the LD_PRELOAD counter.
+        print()
+        for mode in ("host", "cgroup") if cg is not None else ("host",):
+            few, many = allocations(built, 10, mode), allocations(built, 10000, mode)
+            per = (many - few) / 9990
+            print(f"allocations per sample ({mode}): {per:g}  ({few} for 10 samples, "
+                  f"{many} for 10,000; all at open)")
+            results[f"allocations_per_sample_{mode}"] = per
+
+        # CPU overhead of sampling, from getrusage over many samples.
+        count = 20000 if args.quick else 200000
+        t = cpu_seconds()
+        for _ in range(count):
+            host.sample()
+        cpu_per_sample = (cpu_seconds() - t) / count
+        for label, hz in (("once a second", 1), ("every 10 ms", 100)):
+            print(f"CPU overhead sampling {label}: {cpu_per_sample * hz * 100:.4f} % of one core")
+        results["cpu_seconds_per_sample"] = cpu_per_sample
+
+        # LoadReport with 10,000 topics: build + to_json against json.dumps of a plain dict.
+        topics = [f"/default/topic-{i}" for i in range(10_000)]
+        loads = [SystemLoad(ResourceType.CPU, 12.5), SystemLoad(ResourceType.Memory, 40.0)]
+        plain = {
+            "resources_usage": [{"resource": "CPU", "usage": 12.5},
+                                {"resource": "Memory", "usage": 40.0}],
+            "topics_len": len(topics), "topic_list": topics, "timestamp": 1700000000,
+        }  # fmt: skip
+        best = interleaved(
+            {
+                "report": lambda: per_call_us(
+                    lambda: LoadReport(loads, len(topics), topics, 1700000000).to_json(), 50
+                ),
+                "dumps": lambda: per_call_us(lambda: json.dumps(plain), 50),
+            },
+            rounds,
+        )
+        print(
+            f"LoadReport, 10,000 topics: build + to_json {best['report']:.0f} us, json.dumps of "
+            f"the plain dict {best['dumps']:.0f} us: {best['report'] / best['dumps']:.2f}x"
+        )
+        results["report_ratio"] = best["report"] / best["dumps"]
+
+        # Memory growth over a million samples (RSS after a warm-up, then after).
+        million = 100_000 if args.quick else 1_000_000
+        before = rss_bytes()
+        for _ in range(million):
+            host.sample()
+        growth = rss_bytes() - before
+        print(f"RSS growth over {million:,} samples: {growth / 1024:.0f} KiB")
+        results["rss_growth_bytes"] = growth
+        host.close()
+        if cg is not None:
+            cg.close()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
