@@ -35,8 +35,8 @@ from danube_metrics import (
     NotReadyError,
     ResourceType,
     SystemLoad,
+    _binding,
 )
-from danube_metrics import _binding
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -77,9 +77,7 @@ def floor_us(floor: Path, files: list[str], n: int) -> float:
     return int(out.stdout) / 1000
 
 
-def interleaved(
-    cases: dict[str, Callable[[], float]], rounds: int
-) -> dict[str, float]:
+def interleaved(cases: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
     """Best of `rounds` for each case, the cases taking turns so noise hits all alike."""
     best = {k: float("inf") for k in cases}
     for _ in range(rounds):
@@ -209,8 +207,7 @@ def main() -> None:
             ratio = f"{psutil_us / ours_us:11.1f}x" if psutil_us is not None else f"{'-':>12}"
             print(f"{name:<42} {ours_us:8.2f} {ps} {floor:9.2f} {ours_us / floor:10.2f}x {ratio}")
         results["rows"] = [
-            {"operation": r[0], "ours_us": r[1], "psutil_us": r[2], "floor_us": r[3]}
-            for r in rows
+            {"operation": r[0], "ours_us": r[1], "psutil_us": r[2], "floor_us": r[3]} for r in rows
         ]
 
         # Allocations per sample in the C core, from the LD_PRELOAD counter.
@@ -218,8 +215,10 @@ def main() -> None:
         for mode in ("host", "cgroup") if cg is not None else ("host",):
             few, many = allocations(built, 10, mode), allocations(built, 10000, mode)
             per = (many - few) / 9990
-            print(f"allocations per sample ({mode}): {per:g}  ({few} for 10 samples, "
-                  f"{many} for 10,000; all at open)")
+            print(
+                f"allocations per sample ({mode}): {per:g}  ({few} for 10 samples, "
+                f"{many} for 10,000; all at open)"
+            )
             results[f"allocations_per_sample_{mode}"] = per
 
         # CPU overhead of sampling, from getrusage over many samples.
