@@ -25,7 +25,13 @@ from danube_metrics.monitor import (
     Sample,
     create_resource_monitor,
 )
-from danube_metrics.report import LoadReport, ResourceType, SystemLoad, generate_load_report
+from danube_metrics.report import (
+    LoadReport,
+    ResourceType,
+    SystemLoad,
+    TopicLoad,
+    generate_load_report,
+)
 
 __version__ = "0.1.0"
 
@@ -48,6 +54,7 @@ __all__ = [
     "ResourceType",
     "Sample",
     "SystemLoad",
+    "TopicLoad",
     "create_resource_monitor",
     "generate_load_report",
 ]

@@ -6,6 +6,7 @@ import argparse
 import collections
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -13,9 +14,17 @@ from collections.abc import Sequence
 from typing import Optional, TextIO
 
 from danube_metrics import __version__
-from danube_metrics.errors import DanubeMetricsError
+from danube_metrics.errors import DanubeMetricsError, ReportFormatError
 from danube_metrics.monitor import MODES, Readings, ResourceMonitor, create_resource_monitor
-from danube_metrics.report import generate_load_report
+from danube_metrics.rankings import (
+    DEFAULT_MAX_AGE,
+    STRATEGIES,
+    STRATEGY_FORMULAS,
+    NoEligibleBrokerError,
+    score_brokers,
+    select_broker,
+)
+from danube_metrics.report import LoadReport, ResourceType, generate_load_report
 
 BAR_WIDTH = 30
 HISTORY = 40
@@ -172,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--topics-file", help="file with one topic name per line")
     report.add_argument("--indent", type=non_negative_int, help="pretty-print the JSON")
+    add_rank_parser(sub)
     return parser
 
 
@@ -210,12 +220,158 @@ def run_live(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# --- rank: the brokers of a cluster, from their load reports ---------------------------------
+
+
+def add_rank_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rank = sub.add_parser(
+        "rank",
+        help="rank brokers from their load reports (seed or upstream schema)",
+        description="Reads one load report per broker (a JSON file in either schema) and "
+        "prints the ranking of each strategy, least loaded first, and the broker a new topic "
+        "would go to. A broker is named by the report's broker_id, else by its file name.",
+    )
+    rank.add_argument("files", nargs="+", metavar="FILE", help="a broker's load report (JSON)")
+    rank.add_argument(
+        "--strategy",
+        action="append",
+        choices=STRATEGIES,
+        help="rank by this strategy only (repeatable; default: all three)",
+    )
+    rank.add_argument(
+        "--max-age",
+        type=positive_float,
+        default=DEFAULT_MAX_AGE,
+        help=f"seconds after which a report is stale (default {DEFAULT_MAX_AGE:g})",
+    )
+    rank.add_argument("--any-age", action="store_true", help="never treat a report as stale")
+    rank.add_argument(
+        "--now", type=unix_seconds, help="Unix seconds to judge report ages against (default: now)"
+    )
+
+
+def unix_seconds(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be Unix seconds (finite, >= 0), got {text}")
+    return value
+
+
+def read_reports(paths: Sequence[str]) -> dict[object, tuple[str, LoadReport]]:
+    """Each file's report by broker id (its broker_id, else the file's name).
+
+    :raises ReportFormatError: naming the file, for a malformed report or a broker id that
+        two files share.
+    :raises OSError: for a file that cannot be read.
+    """
+    reports: dict[object, tuple[str, LoadReport]] = {}
+    for path in paths:
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            report = LoadReport.from_json(data)
+        except ReportFormatError as exc:
+            raise ReportFormatError(f"{path}: {exc}") from None
+        broker: object = (
+            report.broker_id if report.broker_id is not None else os.path.basename(path)
+        )
+        if broker in reports:
+            raise ReportFormatError(
+                f"{path}: broker {broker} already read from {reports[broker][0]}"
+            )
+        reports[broker] = (path, report)
+    return reports
+
+
+def _table(rows: list[list[str]], right: Sequence[int] = ()) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  "
+        + "  ".join(
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def render_rankings(
+    reports: dict[object, tuple[str, LoadReport]],
+    strategies: Sequence[str],
+    max_age: Optional[float],
+    now: float,
+) -> str:
+    """The reports read, then each strategy's ranking table and the broker it would choose."""
+
+    def figure(report: LoadReport, resource: ResourceType) -> str:
+        value = report.usage(resource)
+        if value is None:
+            return "-"
+        if resource in (ResourceType.CPU, ResourceType.Memory):
+            return f"{value:.1f}"
+        return human_bytes(value)
+
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
+    staleness = "no age limit" if max_age is None else f"stale after {max_age:g} s"
+    count = f"{len(reports)} report" + ("" if len(reports) == 1 else "s")
+    lines = [f"{count}, judged at {stamp}, {staleness}"]
+    rows = [["broker", "schema", "age", "CPU %", "memory %", "disk", "network", "topics", "file"]]
+    for broker, (path, report) in reports.items():
+        rows.append(
+            [
+                str(broker),
+                "seed" if report.topics is None else "upstream",
+                f"{now - report.timestamp:.0f} s",
+                figure(report, ResourceType.CPU),
+                figure(report, ResourceType.Memory),
+                figure(report, ResourceType.DiskIO),
+                figure(report, ResourceType.NetworkIO),
+                str(report.topics_len),
+                path,
+            ]
+        )
+    lines += _table(rows, right=(2, 3, 4, 5, 6, 7))
+    lines.append("  (- : not in the report, so unknown)")
+    by_id = {broker: report for broker, (_, report) in reports.items()}
+    for strategy in strategies:
+        scores = score_brokers(by_id, strategy, max_age=max_age, now=now)
+        lines += ["", f"{strategy}: {STRATEGY_FORMULAS[strategy]}"]
+        rows = [["rank", "broker", "score", "notes"]]
+        for place, s in enumerate(scores, 1):
+            rows.append(
+                [
+                    str(place) if s.eligible else "-",
+                    str(s.broker_id),
+                    f"{s.score:.2f}" if s.eligible else "not chosen",
+                    "; ".join(s.notes),
+                ]
+            )
+        lines += _table(rows, right=(0, 2))
+        try:
+            chosen = str(select_broker([(s.broker_id, s.score) for s in scores]))
+        except NoEligibleBrokerError:
+            chosen = "none (every report is stale)"
+        lines.append(f"  a new topic goes to: {chosen}")
+    return "\n".join(lines)
+
+
+def run_rank(args: argparse.Namespace, out: TextIO) -> int:
+    reports = read_reports(args.files)
+    now = time.time() if args.now is None else args.now
+    max_age = None if args.any_age else args.max_age
+    strategies = list(dict.fromkeys(args.strategy)) if args.strategy else list(STRATEGIES)
+    out.write(render_rankings(reports, strategies, max_age, now) + "\n")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="danube-metrics: %(message)s")
     try:
         if args.command == "report":
             return run_report(args, sys.stdout)
+        if args.command == "rank":
+            return run_rank(args, sys.stdout)
         return run_live(args, sys.stdout)
     except KeyboardInterrupt:
         print(file=sys.stderr)

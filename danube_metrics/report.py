@@ -1,13 +1,35 @@
-"""The broker's LoadReport: the model, its JSON (the broker's serde format) and the builder.
+"""The broker's LoadReport: the model, its JSON in two schemas, and the builder.
 
-JSON example (compact, as serde_json writes it)::
+Two JSON schemas describe the same report; :meth:`LoadReport.from_json` reads either (telling
+them apart by the fields present) and :meth:`LoadReport.to_json` writes either.
+
+The seed's schema (``schema="seed"``, the default), compact as serde_json writes it::
 
     {"resources_usage":[{"resource":"CPU","usage":12.5},{"resource":"Memory","usage":40.0},
      {"resource":"DiskIO","usage":1048576.0},{"resource":"NetworkIO","usage":2048.0}],
      "topics_len":5,"topic_list":["/default/topic1"],"timestamp":1700000000}
 
-CPU and Memory usage are percentages (0-100); DiskIO and NetworkIO are bytes per second
-(read + write, rx + tx); timestamp is Unix seconds.
+The schema Danube brokers publish (``schema="upstream"``: danube-messaging/danube v0.15.1,
+``danube-broker/src/danube_service/load_report.rs``)::
+
+    {"resources_usage":[{"resource":"CPU","usage":12.5}],
+     "topics":[{"topic_name":"/default/topic1","message_rate":120,"byte_rate":1500000,
+                "byte_rate_mbps":1.5,"producer_count":2,"consumer_count":3,
+                "subscription_count":1,"backlog_messages":0}],
+     "total_throughput_mbps":1.5,"total_message_rate":120,"total_lag_messages":0,
+     "timestamp":1700000000,"broker_id":7}
+
+``topics`` and the three ``total_*`` fields are ``#[serde(default)]`` upstream: they may be
+absent (read as ``[]``, 0.0, 0, 0). Everything else is required by its schema.
+
+Units: CPU and Memory usage are percentages (0-100); DiskIO and NetworkIO are bytes per second
+(read + write, rx + tx); timestamp is Unix seconds. Per topic: message_rate in messages/s,
+byte_rate in bytes/s, byte_rate_mbps in megabytes (10^6 bytes) per second despite its name
+(upstream fills it as ``byte_rate / 1_000_000``), backlog_messages in messages.
+
+Both schemas are read as serde reads them (unknown fields ignored, a field given twice
+rejected), and a little stricter where serde would accept nonsense: usages and rates must be
+finite and >= 0.
 """
 
 from __future__ import annotations
@@ -16,16 +38,36 @@ import enum
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from danube_metrics.errors import ReportFormatError
 from danube_metrics.monitor import ResourceMonitor, create_resource_monitor
 
 log = logging.getLogger("danube_metrics")
+
+SEED = "seed"
+UPSTREAM = "upstream"
+#: The JSON schemas a LoadReport reads and writes.
+SCHEMAS = (SEED, UPSTREAM)
+#: The upstream release whose schema ``"upstream"`` follows.
+UPSTREAM_VERSION = "danube v0.15.1"
+
+_LABELS = {SEED: "seed schema", UPSTREAM: f"upstream schema ({UPSTREAM_VERSION})"}
+_SEED_FIELDS = ("resources_usage", "topics_len", "topic_list", "timestamp")
+_UPSTREAM_REQUIRED = ("resources_usage", "timestamp", "broker_id")
+_UPSTREAM_MARKERS = (
+    "broker_id",
+    "topics",
+    "total_throughput_mbps",
+    "total_message_rate",
+    "total_lag_messages",
+)
+_U64_MAX = 2**64 - 1
 
 
 class ResourceType(str, enum.Enum):
@@ -45,14 +87,127 @@ class SystemLoad:
     usage: float
 
 
+@dataclass(frozen=True)
+class TopicLoad:
+    """One topic's load, as the upstream broker reports it (``TopicLoad`` in load_report.rs).
+
+    :param message_rate: messages/s published to the topic.
+    :param byte_rate: bytes/s published to the topic.
+    :param byte_rate_mbps: the same in MB/s (10^6 bytes); upstream writes byte_rate / 10^6.
+    :param backlog_messages: messages not yet acknowledged by its subscriptions.
+    :raises ValueError: for a count or rate that is negative, not finite, or past u64.
+    :raises TypeError: for a field of the wrong type (a bool is not a count).
+    """
+
+    topic_name: str
+    message_rate: int = 0
+    byte_rate: int = 0
+    byte_rate_mbps: float = 0.0
+    producer_count: int = 0
+    consumer_count: int = 0
+    subscription_count: int = 0
+    backlog_messages: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.topic_name, str):
+            raise TypeError(f"topic_name must be a str, not {_kind(self.topic_name)}")
+        for name in _TOPIC_INT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"TopicLoad.{name} must be an int, not {_kind(value)}")
+            if not 0 <= value <= _U64_MAX:
+                raise ValueError(f"TopicLoad.{name} must be in 0..2^64-1, got {value}")
+        mbps = self.byte_rate_mbps
+        if isinstance(mbps, bool) or not isinstance(mbps, (int, float)):
+            raise TypeError(f"TopicLoad.byte_rate_mbps must be a float, not {_kind(mbps)}")
+        if not (math.isfinite(mbps) and mbps >= 0):
+            raise ValueError(f"TopicLoad.byte_rate_mbps must be finite and >= 0, got {mbps}")
+        object.__setattr__(self, "byte_rate_mbps", float(mbps))
+
+    @classmethod
+    def idle(cls, topic_name: str) -> TopicLoad:
+        """A topic with no measured traffic or clients (upstream's entry for a new topic)."""
+        return cls(topic_name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The topic in upstream field order."""
+        return {
+            "topic_name": self.topic_name,
+            "message_rate": self.message_rate,
+            "byte_rate": self.byte_rate,
+            "byte_rate_mbps": self.byte_rate_mbps,
+            "producer_count": self.producer_count,
+            "consumer_count": self.consumer_count,
+            "subscription_count": self.subscription_count,
+            "backlog_messages": self.backlog_messages,
+        }
+
+
+# TopicLoad's fields in upstream declaration order (the order serde writes them).
+_TOPIC_FIELDS = (
+    "topic_name",
+    "message_rate",
+    "byte_rate",
+    "byte_rate_mbps",
+    "producer_count",
+    "consumer_count",
+    "subscription_count",
+    "backlog_messages",
+)
+_TOPIC_INT_FIELDS = (
+    "message_rate",
+    "byte_rate",
+    "producer_count",
+    "consumer_count",
+    "subscription_count",
+    "backlog_messages",
+)
+
+
 @dataclass
 class LoadReport:
-    """A broker's load report. A resource that could not be measured is absent, never 0."""
+    """A broker's load report. A resource that could not be measured is absent, never 0.
+
+    The first four fields are the seed's schema and always set. The rest come from the
+    upstream schema and are None where a report does not carry them (one read from the seed's
+    schema, or built without per-topic loads):
+
+    - ``broker_id``: the broker's u64 id.
+    - ``topics``: one :class:`TopicLoad` per topic, in ``topic_list`` order; when set,
+      ``topic_list`` is their names and ``topics_len`` their number (checked on creation).
+    - ``total_throughput_mbps`` (MB/s), ``total_message_rate`` (messages/s),
+      ``total_lag_messages``: the broker's totals. None means "the sum over ``topics``", which
+      is how upstream computes them; a report read from upstream JSON keeps what it said.
+
+    :raises ValueError: if ``topics`` disagrees with ``topic_list``/``topics_len``, or
+        ``broker_id`` is not a u64.
+    """
 
     resources_usage: list[SystemLoad]
     topics_len: int
     topic_list: list[str]
     timestamp: int = field(default_factory=lambda: int(time.time()))
+    broker_id: Optional[int] = None
+    topics: Optional[list[TopicLoad]] = None
+    total_throughput_mbps: Optional[float] = None
+    total_message_rate: Optional[int] = None
+    total_lag_messages: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.broker_id is not None and (
+            isinstance(self.broker_id, bool)
+            or not isinstance(self.broker_id, int)
+            or not 0 <= self.broker_id <= _U64_MAX
+        ):
+            raise ValueError(f"broker_id must be an int in 0..2^64-1, got {self.broker_id!r}")
+        if self.topics is not None:
+            names = [t.topic_name for t in self.topics]
+            if names != list(self.topic_list) or self.topics_len != len(names):
+                raise ValueError(
+                    "topics (the per-topic loads) must be one per topic: topic_list must be "
+                    f"their names and topics_len their number ({len(names)}), got topics_len "
+                    f"{self.topics_len} and {len(self.topic_list)} names in topic_list"
+                )
 
     def usage(self, resource: ResourceType) -> Optional[float]:
         """The usage of one resource, or None when the report lacks it."""
@@ -61,94 +216,396 @@ class LoadReport:
                 return load.usage
         return None
 
-    def to_dict(self) -> dict[str, Any]:
+    def throughput_mbps(self) -> Optional[float]:
+        """Total throughput in MB/s: the report's total, else the sum over its topics, else
+        None (a report without per-topic loads does not know it)."""
+        if self.total_throughput_mbps is not None:
+            return self.total_throughput_mbps
+        if self.topics is not None:
+            return math.fsum(t.byte_rate_mbps for t in self.topics)
+        return None
+
+    def to_dict(self, schema: str = SEED) -> dict[str, Any]:
+        """The report as a JSON-ready dict in ``schema`` ("seed" or "upstream").
+
+        :raises ValueError: for an unknown schema, or when the upstream schema cannot hold
+            the report (no ``broker_id``; ``topics_len`` differs from ``topic_list``, as
+            the upstream schema carries one entry per topic and no separate count).
+        """
+        resources = [
+            {"resource": r.resource.value, "usage": float(r.usage)} for r in self.resources_usage
+        ]
+        if schema == SEED:
+            return {
+                "resources_usage": resources,
+                "topics_len": self.topics_len,
+                "topic_list": list(self.topic_list),
+                "timestamp": self.timestamp,
+            }
+        if schema != UPSTREAM:
+            raise ValueError(f"unknown schema {schema!r} (expected one of {', '.join(SCHEMAS)})")
+        if self.broker_id is None:
+            raise ValueError("the upstream schema needs broker_id, and this report has none")
+        topics = self.topics
+        if topics is None:
+            if self.topics_len != len(self.topic_list):
+                raise ValueError(
+                    f"the upstream schema carries one entry per topic: topics_len is "
+                    f"{self.topics_len} but topic_list names {len(self.topic_list)}"
+                )
+            # As upstream does for a topic without metrics yet: an entry of zeros.
+            topics = [TopicLoad.idle(name) for name in self.topic_list]
+        # Totals left as None are upstream's sums over the topics (zero for idle entries).
+        throughput = self.throughput_mbps()
+        message_rate = self.total_message_rate
+        lag = self.total_lag_messages
         return {
-            "resources_usage": [
-                {"resource": r.resource.value, "usage": float(r.usage)}
-                for r in self.resources_usage
-            ],
-            "topics_len": self.topics_len,
-            "topic_list": list(self.topic_list),
+            "resources_usage": resources,
+            "topics": [t.to_dict() for t in topics],
+            "total_throughput_mbps": 0.0 if throughput is None else throughput,
+            "total_message_rate": (
+                sum(t.message_rate for t in topics) if message_rate is None else message_rate
+            ),
+            "total_lag_messages": sum(t.backlog_messages for t in topics) if lag is None else lag,
             "timestamp": self.timestamp,
+            "broker_id": self.broker_id,
         }
 
-    def to_json(self, *, indent: Optional[int] = None) -> str:
-        """The report as the broker's JSON (compact unless ``indent`` is given)."""
-        separators = (",", ":") if indent is None else (",", ": ")
-        return json.dumps(self.to_dict(), indent=indent, separators=separators, allow_nan=False)
+    def to_json(self, *, indent: Optional[int] = None, schema: str = SEED) -> str:
+        """The report as the broker's JSON in ``schema``, byte for byte as serde_json writes it.
+
+        Compact unless ``indent`` is given (then laid out as serde_json's pretty printer with
+        that many spaces). Floats are written as Rust's ryu writes them (``40.0``, ``1e16``,
+        ``0.00001``), strings as UTF-8 with only ``"``, ``\\`` and control characters escaped.
+        Every upstream field is written, the defaulted ones included.
+
+        :raises ValueError: as :meth:`to_dict`, or for a usage that is not finite.
+        """
+        doc = self.to_dict(schema)
+        if _floats_print_alike(doc):
+            # json's C encoder writes what serde_json writes (its pretty layout included) as
+            # long as no float needs an exponent: the common case, and many times faster.
+            return json.dumps(
+                doc,
+                ensure_ascii=False,
+                allow_nan=False,
+                indent=indent,
+                separators=(",", ":") if indent is None else (",", ": "),
+            )
+        parts: list[str] = []
+        _write_json(doc, parts, indent, 0)
+        return "".join(parts)
 
     @classmethod
-    def from_dict(cls, data: Any) -> LoadReport:
-        """Builds a report from decoded JSON; unknown fields are ignored (as serde does).
+    def from_dict(cls, data: Any, *, schema: Optional[str] = None) -> LoadReport:
+        """Builds a report from decoded JSON in either schema; unknown fields are ignored.
 
-        :raises ReportFormatError: naming the field that is missing or malformed.
+        With ``schema=None`` the schema is told from the fields present: ``topics_len`` or
+        ``topic_list`` mean the seed's (which then ignores upstream fields, as serde would),
+        else ``broker_id``, ``topics`` or a ``total_*`` field mean upstream's.
+
+        :param schema: "seed" or "upstream" to read the data as that schema whatever it has.
+        :raises ReportFormatError: naming the schema and the field that is missing or
+            malformed, or the fields expected when the schema cannot be told.
+        :raises ValueError: for an unknown ``schema``.
         """
         if not isinstance(data, Mapping):
             raise ReportFormatError(f"a LoadReport must be a JSON object, not {_kind(data)}")
-        for key in ("resources_usage", "topics_len", "topic_list", "timestamp"):
-            if key not in data:
-                raise ReportFormatError(f"missing field {key!r}")
-        resources = data["resources_usage"]
-        if not isinstance(resources, list):
-            raise ReportFormatError(f"'resources_usage' must be a list, not {_kind(resources)}")
-        loads: list[SystemLoad] = []
-        seen: set[ResourceType] = set()
-        for i, item in enumerate(resources):
-            where = f"resources_usage[{i}]"
-            if not isinstance(item, Mapping):
-                raise ReportFormatError(f"{where} must be an object, not {_kind(item)}")
-            if "resource" not in item or "usage" not in item:
-                raise ReportFormatError(f"{where} needs 'resource' and 'usage'")
-            name = item["resource"]
-            try:
-                resource = ResourceType(name)
-            except ValueError:
-                known = ", ".join(r.value for r in ResourceType)
-                raise ReportFormatError(
-                    f"{where}.resource: unknown resource {name!r} (expected one of {known})"
-                ) from None
-            if resource in seen:
-                raise ReportFormatError(f"{where}: resource {resource.value} appears twice")
-            seen.add(resource)
-            usage = item["usage"]
-            if isinstance(usage, bool) or not isinstance(usage, (int, float)):
-                raise ReportFormatError(f"{where}.usage must be a number, not {_kind(usage)}")
-            if not math.isfinite(usage) or usage < 0:
-                raise ReportFormatError(f"{where}.usage must be finite and >= 0, got {usage}")
-            loads.append(SystemLoad(resource, float(usage)))
-        topics_len = _non_negative_int(data["topics_len"], "topics_len")
-        topic_list = data["topic_list"]
-        if not isinstance(topic_list, list):
-            raise ReportFormatError(f"'topic_list' must be a list, not {_kind(topic_list)}")
-        for i, topic in enumerate(topic_list):
-            if not isinstance(topic, str):
-                raise ReportFormatError(f"topic_list[{i}] must be a string, not {_kind(topic)}")
-        timestamp = _non_negative_int(data["timestamp"], "timestamp")
-        return cls(loads, topics_len, list(topic_list), timestamp)
+        if schema is None:
+            schema = detect_schema(data)
+        elif schema not in SCHEMAS:
+            raise ValueError(f"unknown schema {schema!r} (expected one of {', '.join(SCHEMAS)})")
+        return _parse_seed(cls, data) if schema == SEED else _parse_upstream(cls, data)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> LoadReport:
-        """Parses the broker's JSON.
+    def from_json(cls, text: str | bytes, *, schema: Optional[str] = None) -> LoadReport:
+        """Parses the broker's JSON in either schema (see :meth:`from_dict`).
 
         :raises ReportFormatError: for invalid JSON or a malformed report.
         """
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_JsonObject.from_pairs)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ReportFormatError(f"not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(data, schema=schema)
+
+
+def detect_schema(data: Mapping[str, Any]) -> str:
+    """Which schema a decoded report is in: "seed" or "upstream".
+
+    :raises ReportFormatError: when neither schema's own fields are present.
+    """
+    if any(key in data for key in ("topics_len", "topic_list")):
+        return SEED
+    if any(key in data for key in _UPSTREAM_MARKERS):
+        return UPSTREAM
+    keys = [repr(k) for k in data]
+    found = ", ".join(keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
+    raise ReportFormatError(
+        "cannot tell the report's schema: the seed schema needs 'topics_len' and 'topic_list', "
+        f"the {_LABELS[UPSTREAM]} needs 'broker_id'; fields found: {found or 'none'}"
+    )
+
+
+class _JsonObject(dict):  # type: ignore[type-arg]
+    """A decoded JSON object that remembers keys given twice (serde rejects those it knows)."""
+
+    duplicates: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> _JsonObject:
+        obj = cls(pairs)
+        if len(obj) != len(pairs):
+            seen: set[str] = set()
+            twice: set[str] = set()
+            for key, _ in pairs:
+                (twice if key in seen else seen).add(key)
+            obj.duplicates = frozenset(twice)
+        return obj
+
+
+class _Fields:
+    """Reads one JSON object's fields, raising errors that name the schema and the field."""
+
+    def __init__(self, data: Mapping[str, Any], schema: str, where: str = "") -> None:
+        self.data = data
+        self.schema = schema
+        self.label = _LABELS[schema]
+        self.where = where
+
+    def fail(self, message: str) -> ReportFormatError:
+        return ReportFormatError(f"{self.label}: {message}")
+
+    def name(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else repr(key)
+
+    def check(self, required: Iterable[str], known: Iterable[str]) -> None:
+        for key in required:
+            if key not in self.data:
+                at = f"{self.where}: " if self.where else ""
+                raise self.fail(f"{at}missing field {key!r}")
+        twice: frozenset[str] = getattr(self.data, "duplicates", frozenset()) & set(known)
+        if twice:
+            raise self.fail(f"field {self.name(min(twice))} appears twice")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def u64(self, key: str, default: Optional[int] = None) -> int:
+        value = self.data[key] if default is None else self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{self.name(key)} must be an integer, not {_kind(value)}")
+        if value < 0 or value > _U64_MAX:
+            raise self.fail(f"{self.name(key)} must be a u64, got {value}")
+        return value
+
+    def f64(self, key: str, default: Optional[float] = None) -> float:
+        value = self.data[key] if default is None else self.data.get(key, default)
+        return _non_negative_float(value, self.name(key), self.fail)
+
+    def string(self, key: str) -> str:
+        return _utf8_string(self.data[key], self.name(key), self.fail)
+
+    def items(self, key: str) -> list[Any]:
+        value = self.data[key]
+        if not isinstance(value, list):
+            raise self.fail(f"{self.name(key)} must be a list, not {_kind(value)}")
+        return value
+
+
+def _non_negative_float(value: Any, where: str, fail: Callable[[str], ReportFormatError]) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise fail(f"{where} must be a number, not {_kind(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number) or number < 0:
+        raise fail(f"{where} must be finite and >= 0, got {value}")
+    return number
+
+
+def _utf8_string(value: Any, where: str, fail: Callable[[str], ReportFormatError]) -> str:
+    if not isinstance(value, str):
+        raise fail(f"{where} must be a string, not {_kind(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate escape: serde_json refuses it, and it cannot be written as UTF-8.
+        raise fail(f"{where} is not valid Unicode (lone surrogate)") from None
+    return value
+
+
+def _parse_resources(f: _Fields) -> list[SystemLoad]:
+    loads: list[SystemLoad] = []
+    seen: set[ResourceType] = set()
+    for i, item in enumerate(f.items("resources_usage")):
+        where = f"resources_usage[{i}]"
+        if not isinstance(item, Mapping):
+            raise f.fail(f"{where} must be an object, not {_kind(item)}")
+        if "resource" not in item or "usage" not in item:
+            raise f.fail(f"{where} needs 'resource' and 'usage'")
+        _Fields(item, f.schema, where).check((), ("resource", "usage"))
+        name = item["resource"]
+        try:
+            resource = ResourceType(name)
+        except ValueError:
+            known = ", ".join(r.value for r in ResourceType)
+            raise f.fail(
+                f"{where}.resource: unknown resource {name!r} (expected one of {known})"
+            ) from None
+        if resource in seen:
+            raise f.fail(f"{where}: resource {resource.value} appears twice")
+        seen.add(resource)
+        loads.append(
+            SystemLoad(resource, _non_negative_float(item["usage"], f"{where}.usage", f.fail))
+        )
+    return loads
+
+
+def _parse_seed(cls: type[LoadReport], data: Mapping[str, Any]) -> LoadReport:
+    f = _Fields(data, SEED)
+    f.check(_SEED_FIELDS, _SEED_FIELDS)
+    loads = _parse_resources(f)
+    topics_len = f.u64("topics_len")
+    topic_list = [
+        _utf8_string(topic, f"topic_list[{i}]", f.fail)
+        for i, topic in enumerate(f.items("topic_list"))
+    ]
+    return cls(loads, topics_len, topic_list, f.u64("timestamp"))
+
+
+def _parse_topic(item: Any, i: int) -> TopicLoad:
+    where = f"topics[{i}]"
+    if not isinstance(item, Mapping):
+        raise ReportFormatError(
+            f"{_LABELS[UPSTREAM]}: {where} must be an object, not {_kind(item)}"
+        )
+    t = _Fields(item, UPSTREAM, where)
+    # Every TopicLoad field is required: none is #[serde(default)] upstream.
+    t.check(_TOPIC_FIELDS, _TOPIC_FIELDS)
+    return TopicLoad(
+        topic_name=t.string("topic_name"),
+        message_rate=t.u64("message_rate"),
+        byte_rate=t.u64("byte_rate"),
+        byte_rate_mbps=t.f64("byte_rate_mbps"),
+        producer_count=t.u64("producer_count"),
+        consumer_count=t.u64("consumer_count"),
+        subscription_count=t.u64("subscription_count"),
+        backlog_messages=t.u64("backlog_messages"),
+    )
+
+
+def _parse_upstream(cls: type[LoadReport], data: Mapping[str, Any]) -> LoadReport:
+    f = _Fields(data, UPSTREAM)
+    f.check(_UPSTREAM_REQUIRED, ("resources_usage", "timestamp", *_UPSTREAM_MARKERS))
+    loads = _parse_resources(f)
+    # #[serde(default)] fields: absent means empty/zero; present but null is an error, as in serde.
+    topics = (
+        [_parse_topic(item, i) for i, item in enumerate(f.items("topics"))]
+        if "topics" in data
+        else []
+    )
+    return cls(
+        loads,
+        len(topics),
+        [t.topic_name for t in topics],
+        f.u64("timestamp"),
+        broker_id=f.u64("broker_id"),
+        topics=topics,
+        total_throughput_mbps=f.f64("total_throughput_mbps", 0.0),
+        total_message_rate=f.u64("total_message_rate", 0),
+        total_lag_messages=f.u64("total_lag_messages", 0),
+    )
 
 
 def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _non_negative_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ReportFormatError(f"{name!r} must be an integer, not {_kind(value)}")
-    if value < 0 or value >= 2**64:
-        raise ReportFormatError(f"{name!r} must be a u64, got {value}")
-    return value
+_REPR = re.compile(r"(\d+)(?:\.(\d+))?(?:e([+-]\d+))?")
+
+
+def serde_f64(value: float) -> str:
+    """A finite float as serde_json writes an f64 (Rust's ryu): the shortest digits that read
+    back exactly, in plain notation for magnitudes 1e-5 <= |x| < 1e16 and otherwise as
+    ``1.5e16`` / ``1e-7`` (no ``+``, no zero padding); integral values end in ``.0``.
+
+    :raises ValueError: for NaN and infinities (serde_json would write ``null``, which neither
+        schema can read back).
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"cannot write {value} in a LoadReport (JSON numbers are finite)")
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    if value == 0:
+        return sign + "0.0"
+    # repr gives the same shortest round-trip digits as ryu; only the layout differs.
+    match = _REPR.fullmatch(repr(abs(value)))
+    if match is None:  # pragma: no cover - repr of a finite positive float always matches
+        raise AssertionError(repr(value))
+    whole, frac, exp = match.group(1), match.group(2) or "", match.group(3)
+    digits = (whole + frac).lstrip("0")
+    # value = 0.<digits> * 10**point; ryu's kk.
+    point = len(whole) + (int(exp) if exp else 0) - (len(whole + frac) - len(digits))
+    digits = digits.rstrip("0")
+    length = len(digits)
+    if length <= point <= 16:
+        text = digits + "0" * (point - length) + ".0"
+    elif 0 < point <= 16:
+        text = digits[:point] + "." + digits[point:]
+    elif -5 < point <= 0:
+        text = "0." + "0" * -point + digits
+    elif length == 1:
+        text = f"{digits}e{point - 1}"
+    else:
+        text = f"{digits[0]}.{digits[1:]}e{point - 1}"
+    return sign + text
+
+
+def _floats_print_alike(doc: dict[str, Any]) -> bool:
+    """Whether every float of a to_dict() document prints the same in Python and in Rust:
+    finite, and in plain notation (repr and ryu differ only in how they write exponents)."""
+    floats = [r["usage"] for r in doc["resources_usage"]]
+    if "total_throughput_mbps" in doc:
+        floats.append(doc["total_throughput_mbps"])
+    for topic in doc.get("topics", ()):
+        floats.extend(v for v in topic.values() if type(v) is float)
+    return all(math.isfinite(x) and "e" not in repr(x) for x in floats)
+
+
+def _write_json(value: Any, out: list[str], indent: Optional[int], depth: int) -> None:
+    """Appends ``value`` as serde_json would write it (compact, or pretty with ``indent``)."""
+    if isinstance(value, (dict, list)):
+        opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+        if not value:
+            out.append(opening + closing)
+            return
+        out.append(opening)
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for i, (key, item) in enumerate(items):
+            if i:
+                out.append(",")
+            if indent is not None:
+                out.append("\n" + " " * (indent * (depth + 1)))
+            if isinstance(value, dict):
+                out.append(json.dumps(key, ensure_ascii=False))
+                out.append(":" if indent is None else ": ")
+            _write_json(item, out, indent, depth + 1)
+        if indent is not None:
+            out.append("\n" + " " * (indent * depth))
+        out.append(closing)
+    elif isinstance(value, bool) or value is None:
+        out.append(json.dumps(value))
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(serde_f64(value))
+    elif isinstance(value, str):
+        # serde_json escapes '"', '\\' and control characters (short forms where JSON has
+        # them, else \u00xx) and writes everything else as UTF-8, exactly as this does.
+        out.append(json.dumps(value, ensure_ascii=False))
+    else:  # pragma: no cover - to_dict only produces the types above
+        raise TypeError(f"cannot write {_kind(value)} as JSON")
 
 
 _default_monitor: Optional[ResourceMonitor] = None
@@ -170,6 +627,8 @@ def generate_load_report(
     monitor: Optional[ResourceMonitor] = None,
     *,
     timestamp: Optional[int] = None,
+    topic_loads: Optional[Iterable[TopicLoad]] = None,
+    broker_id: Optional[int] = None,
 ) -> LoadReport:
     """Measures the machine and builds a LoadReport.
 
@@ -178,7 +637,31 @@ def generate_load_report(
 
     :param monitor: the monitor to read; by default one shared monitor per process.
     :param timestamp: Unix seconds; now by default.
+    :param topic_loads: per-topic loads for the topics the caller has them for. The report
+        then carries one :class:`TopicLoad` per topic of ``topic_list`` (an idle entry, all
+        zeros, for a topic without one, as upstream writes a topic with no metrics yet) and
+        the totals summed from them, so it can be written in the upstream schema.
+    :param broker_id: the broker's u64 id (needed for the upstream schema).
+    :raises ValueError: if ``topic_loads`` names a topic twice or one not in ``topic_list``,
+        or is given while ``topics_len`` differs from the number of topics listed.
     """
+    names = list(topic_list)
+    topics: Optional[list[TopicLoad]] = None
+    if topic_loads is not None:
+        by_name: dict[str, TopicLoad] = {}
+        for load in topic_loads:
+            if load.topic_name in by_name:
+                raise ValueError(f"topic_loads: topic {load.topic_name!r} appears twice")
+            by_name[load.topic_name] = load
+        unknown = sorted(set(by_name) - set(names))
+        if unknown:
+            raise ValueError(f"topic_loads: topics not in topic_list: {', '.join(unknown)}")
+        if int(topics_len) != len(names):
+            raise ValueError(
+                f"with topic_loads, topics_len ({topics_len}) must be the number of topics "
+                f"listed ({len(names)})"
+            )
+        topics = [by_name.get(name) or TopicLoad.idle(name) for name in names]
     mon = monitor if monitor is not None else _shared_monitor()
     readings = mon.read_all()
     loads: list[SystemLoad] = []
@@ -195,6 +678,13 @@ def generate_load_report(
     return LoadReport(
         loads,
         int(topics_len),
-        list(topic_list),
+        names,
         int(time.time()) if timestamp is None else int(timestamp),
+        broker_id=broker_id,
+        topics=topics,
+        total_throughput_mbps=None
+        if topics is None
+        else math.fsum(t.byte_rate_mbps for t in topics),
+        total_message_rate=None if topics is None else sum(t.message_rate for t in topics),
+        total_lag_messages=None if topics is None else sum(t.backlog_messages for t in topics),
     )

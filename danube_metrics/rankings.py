@@ -1,0 +1,420 @@
+"""Rank a cluster's brokers by their load reports and pick the broker for a new topic.
+
+::
+
+    from danube_metrics.rankings import BrokerSelector, rank_brokers, select_broker
+
+    ranking = rank_brokers(reports, strategy="balanced")  # {broker_id: LoadReport}
+    # -> [(broker_id, score), ...], least loaded first
+    broker_id = select_broker(ranking)  # the least loaded eligible broker
+
+    selector = BrokerSelector()  # round robin among near-equal brokers, across calls
+    for topic in new_topics:
+        broker_id = selector.select(rank_brokers(reports))
+
+The three strategies are those of the Danube broker's load manager (danube v0.15.1,
+``danube-broker/src/danube_service/load_manager/rankings.rs``) with the same meaning; lower
+scores are less loaded. Where upstream is plainly wrong this module differs, and says so:
+
+- Scores are floats. Upstream truncates them to integers, so 0.9 and 0.1 tie.
+- ``balanced`` counts disk and network I/O; upstream reads and ignores them.
+- A report older than ``max_age`` seconds (by its timestamp) is stale: its broker gets the
+  score ``math.inf`` and is never chosen. Upstream ranks a broker by its last report forever.
+- A figure missing from a report is unknown, not zero: a broker whose monitor failed must not
+  look idle and attract every new topic. See "Unknown figures" below.
+- ``weighted_load`` is monotone (raising one figure never lowers a score; upstream's switch
+  between bottleneck formulas can), weighs disk I/O (upstream finds a disk bottleneck and
+  then scores it with the topic formula), and takes CPU and memory as the percentages they
+  are (upstream divides them by the cluster's maximum, so a cluster idling at 2 % CPU has a
+  "100 % CPU" bottleneck).
+
+Figures (per broker, from its report):
+
+- ``n``: the number of topics (``topics_len``; upstream: the length of ``topics``).
+- ``T``: the weighted topic load, as upstream's ``calculate_weighted_topic_load``:
+  ``0.2 n + 0.3 sum(byte_rate_mbps) + 0.3 sum(producers + consumers)
+  + 0.2 sum(backlog_messages) / 10000``. A seed-schema report has no per-topic loads, so its
+  ``T`` is ``0.2 n`` (its topics count as topics with no measured traffic, as upstream counts
+  a topic it has no metrics for yet).
+- ``C``, ``M``: CPU and memory usage, percent.
+- ``D``, ``N``: disk and network bytes/s as a percentage of the busiest fresh broker's, the
+  busiest counted as at least ``io_floor`` (default 1 MiB/s) so that a few KiB/s of idle
+  noise do not move placement.
+- ``P``: throughput, ``total_throughput_mbps`` (MB/s).
+
+Strategies:
+
+``fair``
+    ``score = n``. Upstream's ``rankings_simple``.
+
+``balanced`` (the default)
+    ``score = 0.30 T + 0.35 C + 0.35 M + 0.10 D + 0.10 N``; upstream's ``rankings_composite``
+    is ``0.30 T + 0.35 C + 0.35 M``, truncated. While no fresh report carries CPU or memory
+    (a cluster starting up) the score is ``n``, as upstream falls back to the topic count.
+    (Upstream decides that from ``usage > 0``; here a reported 0.0 is a reading, since this
+    package never reports a failed reading as 0.)
+
+``weighted_load``
+    Each figure as a utilisation ``u``: ``C/100``, ``M/100``, ``D/100``, ``N/100``, and ``T``
+    and ``P`` divided by the cluster's maximum (at least 1.0, as upstream). Then::
+
+        score = 100 * (0.20 u_T + 0.25 u_C + 0.25 u_M + 0.10 u_D + 0.10 u_N + 0.10 u_P
+                       + 0.25 * max(0, u_max - 0.7))
+
+    where ``u_max`` is the broker's largest utilisation, its bottleneck: above 70 % the
+    bottleneck's weight rises by 0.25 (upstream gives the bottleneck a weight of 0.5 above
+    70 % by switching to another formula, which makes its score jump both ways). Scores are
+    on upstream's scale (its utilisations times 100).
+
+Unknown figures. A figure that no fresh report carries is left out of every score (it cannot
+tell brokers apart). A figure that some carry and a report lacks counts at the top of its
+scale: 100 % for CPU and memory, the busiest broker's for disk, network and throughput. So a
+broker whose CPU monitor failed is ranked as if its CPU were saturated: it never looks idle,
+yet it can still take topics when every broker with known figures is busier still. The
+figure's note ("CPU unknown: counted as 100 %") says so.
+
+Stale reports. A report whose timestamp is more than ``max_age`` seconds before ``now`` (or
+more than ``max_age`` after it: a broker with a skewed or broken clock) is stale. Its broker
+scores ``math.inf``, sorts after every other broker, and is left out of the cluster-wide
+figures (maxima, "does any broker report CPU") that the fresh brokers are scored against.
+
+Ties. :func:`select_broker` keeps upstream's tie-break (``get_next_broker`` in
+load_manager.rs): it goes round robin among the brokers whose score is within ``tolerance``
+(10 %) of the minimum, so that a burst of new topics does not all land on one broker before
+the next reports arrive.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Collection, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Optional, TypeVar, cast
+
+from danube_metrics.errors import DanubeMetricsError
+from danube_metrics.report import LoadReport, ResourceType
+
+K = TypeVar("K", bound=Hashable)
+
+FAIR = "fair"
+BALANCED = "balanced"
+WEIGHTED_LOAD = "weighted_load"
+#: The strategies, named as upstream's ``AssignmentStrategy`` (serde snake_case).
+STRATEGIES = (FAIR, BALANCED, WEIGHTED_LOAD)
+#: One line on each strategy's formula, for tables.
+STRATEGY_FORMULAS = {
+    FAIR: "topic count",
+    BALANCED: "0.30 topic load + 0.35 CPU % + 0.35 memory % + 0.10 disk + 0.10 network",
+    WEIGHTED_LOAD: "100 x (weighted utilisations + 0.25 x the bottleneck above 70 %)",
+}
+#: Seconds after which a report is stale: three of upstream's default 30 s report intervals.
+DEFAULT_MAX_AGE = 90.0
+#: The least busiest-broker disk or network rate (bytes/s) that figures are taken against.
+DEFAULT_IO_FLOOR = 1024.0 * 1024.0
+#: select_broker's round-robin window: scores within 10 % of the minimum (as upstream).
+DEFAULT_TOLERANCE = 0.10
+
+# Weights; see the module docstring.
+_BALANCED_WEIGHTS = {
+    "topics": 0.30,
+    ResourceType.CPU: 0.35,
+    ResourceType.Memory: 0.35,
+    ResourceType.DiskIO: 0.10,
+    ResourceType.NetworkIO: 0.10,
+}
+_WEIGHTED_WEIGHTS = {
+    "topics": 0.20,
+    ResourceType.CPU: 0.25,
+    ResourceType.Memory: 0.25,
+    ResourceType.DiskIO: 0.10,
+    ResourceType.NetworkIO: 0.10,
+    "throughput": 0.10,
+}
+_BOTTLENECK_THRESHOLD = 0.7
+_BOTTLENECK_WEIGHT = 0.25
+
+_RATES = (ResourceType.DiskIO, ResourceType.NetworkIO)
+_NAMES = {
+    ResourceType.CPU: "CPU",
+    ResourceType.Memory: "memory",
+    ResourceType.DiskIO: "disk I/O",
+    ResourceType.NetworkIO: "network I/O",
+}
+
+
+class NoEligibleBrokerError(DanubeMetricsError, LookupError):
+    """No broker can be chosen: the ranking is empty, or every broker is stale or excluded."""
+
+
+@dataclass(frozen=True)
+class BrokerScore(Generic[K]):
+    """One broker's place in a ranking.
+
+    :ivar score: lower is less loaded; ``math.inf`` for a broker that must not be chosen.
+    :ivar notes: why the score is what it is where that is not plain: a stale report, an
+        unknown figure and how it was counted, the topic-count fallback.
+    """
+
+    broker_id: K
+    score: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def eligible(self) -> bool:
+        """Whether the broker may be chosen (its report is fresh)."""
+        return math.isfinite(self.score)
+
+
+def weighted_topic_load(report: LoadReport) -> float:
+    """Upstream's weighted topic load ``T`` of a report (see the module docstring)."""
+    count = 0.2 * report.topics_len
+    if not report.topics:
+        return count
+    throughput = math.fsum(t.byte_rate_mbps for t in report.topics)
+    connections = sum(t.producer_count + t.consumer_count for t in report.topics)
+    backlog = sum(t.backlog_messages for t in report.topics)
+    return count + 0.3 * throughput + 0.3 * connections + 0.2 * backlog / 10_000.0
+
+
+class _Cluster:
+    """The cluster-wide figures of the fresh reports, that each broker is scored against."""
+
+    def __init__(self, reports: list[LoadReport], io_floor: float) -> None:
+        self.reported = {
+            res: any(r.usage(res) is not None for r in reports) for res in ResourceType
+        }
+        self.scale = {
+            res: max([io_floor, *(u for r in reports if (u := r.usage(res)) is not None)])
+            for res in _RATES
+        }
+        throughputs = [p for r in reports if (p := r.throughput_mbps()) is not None]
+        self.throughput_reported = bool(throughputs)
+        self.throughput_scale = max([1.0, *throughputs])
+        self.topic_scale = max([1.0, *(weighted_topic_load(r) for r in reports)])
+
+    def percent(self, report: LoadReport, resource: ResourceType, notes: list[str]) -> float:
+        """CPU or memory %, or disk or network as % of the busiest broker's; unknown: 100."""
+        value = report.usage(resource)
+        if value is None:
+            if not self.reported[resource]:
+                return 0.0  # nobody reports it: left out of every score
+            top = "100 %" if resource not in _RATES else "the busiest broker's"
+            notes.append(f"{_NAMES[resource]} unknown: counted as {top}")
+            return 100.0
+        if resource in _RATES:
+            return 100.0 * value / self.scale[resource]
+        return value
+
+    def throughput(self, report: LoadReport, notes: list[str]) -> float:
+        """Throughput as a fraction of the busiest broker's; unknown: 1.0."""
+        value = report.throughput_mbps()
+        if value is None:
+            if not self.throughput_reported:
+                return 0.0
+            notes.append("throughput unknown (no per-topic loads): counted as the busiest broker's")
+            return 1.0
+        return value / self.throughput_scale
+
+
+def _fair(report: LoadReport, cluster: _Cluster, notes: list[str]) -> float:
+    return float(report.topics_len)
+
+
+def _balanced(report: LoadReport, cluster: _Cluster, notes: list[str]) -> float:
+    if not (cluster.reported[ResourceType.CPU] or cluster.reported[ResourceType.Memory]):
+        notes.append("topic count: no fresh report carries CPU or memory")
+        return float(report.topics_len)
+    score = _BALANCED_WEIGHTS["topics"] * weighted_topic_load(report)
+    for resource in ResourceType:
+        score += _BALANCED_WEIGHTS[resource] * cluster.percent(report, resource, notes)
+    return score
+
+
+def _weighted_load(report: LoadReport, cluster: _Cluster, notes: list[str]) -> float:
+    utilisation: dict[Any, float] = {
+        res: cluster.percent(report, res, notes) / 100.0 for res in ResourceType
+    }
+    utilisation["topics"] = weighted_topic_load(report) / cluster.topic_scale
+    utilisation["throughput"] = cluster.throughput(report, notes)
+    base = sum(_WEIGHTED_WEIGHTS[key] * u for key, u in utilisation.items())
+    # A continuous, monotone bonus for the bottleneck: upstream switches formulas instead.
+    pressure = max(0.0, max(utilisation.values()) - _BOTTLENECK_THRESHOLD)
+    return 100.0 * (base + _BOTTLENECK_WEIGHT * pressure)
+
+
+_SCORERS = {FAIR: _fair, BALANCED: _balanced, WEIGHTED_LOAD: _weighted_load}
+
+
+def _order_key(broker_id: Hashable) -> tuple[int, Any]:
+    """A total order on broker ids, whatever their types: ints, then strings, then others."""
+    if isinstance(broker_id, int) and not isinstance(broker_id, bool):
+        return (0, broker_id)
+    if isinstance(broker_id, str):
+        return (1, broker_id)
+    return (2, f"{type(broker_id).__name__}:{broker_id!r}")
+
+
+def _stale_note(report: LoadReport, now: float, max_age: Optional[float]) -> Optional[str]:
+    if max_age is None:
+        return None
+    age = now - report.timestamp
+    if age > max_age:
+        return f"stale: report is {age:.0f} s old (max {max_age:g} s)"
+    if -age > max_age:
+        return f"stale: report is dated {-age:.0f} s in the future (max {max_age:g} s)"
+    return None
+
+
+def score_brokers(
+    reports: Mapping[K, LoadReport],
+    strategy: str = BALANCED,
+    *,
+    max_age: Optional[float] = DEFAULT_MAX_AGE,
+    now: Optional[float] = None,
+    io_floor: float = DEFAULT_IO_FLOOR,
+) -> list[BrokerScore[K]]:
+    """Scores every broker, least loaded first, with notes on stale reports and unknowns.
+
+    :param reports: each broker's latest report, by broker id (ints or strings; the mapping's
+        key is the broker's identity, whatever the report's own ``broker_id`` says).
+    :param strategy: "fair", "balanced" or "weighted_load" (formulas in the module docstring).
+    :param max_age: seconds after which a report is stale (score ``math.inf``); None: never.
+    :param now: Unix seconds to judge ages against; ``time.time()`` by default.
+    :param io_floor: bytes/s; the least busiest-broker disk or network rate that the others
+        are taken as a percentage of.
+    :returns: eligible brokers by (score, broker id), then stale ones by broker id. The order
+        does not depend on the mapping's order.
+    :raises ValueError: for an unknown strategy, a ``max_age`` or ``io_floor`` that is not
+        > 0, or a report with a usage that is negative or not finite.
+    :raises TypeError: if a value is not a LoadReport.
+    """
+    scorer = _SCORERS.get(strategy)
+    if scorer is None:
+        raise ValueError(f"unknown strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})")
+    if max_age is not None and not max_age > 0:
+        raise ValueError(f"max_age must be > 0 seconds or None, got {max_age}")
+    if not (io_floor > 0 and math.isfinite(io_floor)):
+        raise ValueError(f"io_floor must be > 0 bytes/s, got {io_floor}")
+    when = time.time() if now is None else float(now)
+    fresh: dict[K, LoadReport] = {}
+    stale: list[BrokerScore[K]] = []
+    for broker_id, report in reports.items():
+        if not isinstance(report, LoadReport):
+            raise TypeError(f"broker {broker_id!r}: expected a LoadReport, not {type(report)}")
+        for load in report.resources_usage:
+            if not (math.isfinite(load.usage) and load.usage >= 0):
+                raise ValueError(
+                    f"broker {broker_id!r}: {load.resource.value} usage must be finite and "
+                    f">= 0, got {load.usage}"
+                )
+        note = _stale_note(report, when, max_age)
+        if note is None:
+            fresh[broker_id] = report
+        else:
+            stale.append(BrokerScore(broker_id, math.inf, (note,)))
+    # Cluster-wide figures come from fresh reports only: a dead broker's last report must not
+    # set the scale the live ones are measured against.
+    cluster = _Cluster(list(fresh.values()), io_floor)
+    scores: list[BrokerScore[K]] = []
+    for broker_id, report in fresh.items():
+        notes: list[str] = []
+        score = scorer(report, cluster, notes)
+        scores.append(BrokerScore(broker_id, score, tuple(notes)))
+    scores.sort(key=lambda s: (s.score, _order_key(s.broker_id)))
+    stale.sort(key=lambda s: _order_key(s.broker_id))
+    return scores + stale
+
+
+def rank_brokers(
+    reports: Mapping[K, LoadReport],
+    strategy: str = BALANCED,
+    *,
+    max_age: Optional[float] = DEFAULT_MAX_AGE,
+    now: Optional[float] = None,
+    io_floor: float = DEFAULT_IO_FLOOR,
+) -> list[tuple[K, float]]:
+    """Ranks brokers by load: ``[(broker_id, score), ...]``, least loaded first.
+
+    A stale broker scores ``math.inf`` and comes last. Parameters, order and errors as
+    :func:`score_brokers`, which also says why (stale, unknown figures).
+    """
+    scores = score_brokers(reports, strategy, max_age=max_age, now=now, io_floor=io_floor)
+    return [(s.broker_id, s.score) for s in scores]
+
+
+def select_broker(
+    ranking: Iterable[tuple[K, float]],
+    *,
+    last: Optional[K] = None,
+    exclude: Collection[K] = (),
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> K:
+    """Picks the broker for a new topic from a ranking.
+
+    The candidates are the eligible brokers (finite score, not in ``exclude``) whose score is
+    at most ``min + tolerance * min`` (at least ``min`` plus rounding noise): upstream's
+    window, which for its integer scores was exact ties under 10 and 10 % above. Without
+    ``last`` the least loaded candidate is returned (the smallest broker id among equals);
+    with ``last``, the candidate after ``last`` in broker-id order, wrapping round, so that
+    successive picks go round robin among near-equal brokers. (Upstream steps through its
+    ranking's order, which reshuffles as scores move; broker-id order does not.)
+
+    :param last: the broker picked last time; :class:`BrokerSelector` keeps it for you.
+    :param exclude: brokers that must not be picked (upstream excludes the broker a topic is
+        being unloaded from).
+    :param tolerance: the window, a fraction of the minimum score (>= 0).
+    :raises NoEligibleBrokerError: if no broker is eligible.
+    :raises ValueError: for a negative or non-finite tolerance.
+    """
+    if not (tolerance >= 0 and math.isfinite(tolerance)):
+        raise ValueError(f"tolerance must be finite and >= 0, got {tolerance}")
+    eligible = [(b, s) for b, s in ranking if math.isfinite(s) and b not in exclude]
+    if not eligible:
+        raise NoEligibleBrokerError(
+            "no eligible broker: every broker is stale or excluded, or the ranking is empty"
+        )
+    least_id, least = min(eligible, key=lambda e: (e[1], _order_key(e[0])))
+    if last is None:
+        return least_id
+    # Rounding noise must not split brokers whose figures are equal.
+    window = least + max(tolerance * abs(least), 1e-9 * max(1.0, abs(least)))
+    candidates = sorted({b for b, s in eligible if s <= window}, key=_order_key)
+    after = [b for b in candidates if _order_key(b) > _order_key(last)]
+    return after[0] if after else candidates[0]
+
+
+class BrokerSelector:
+    """Round-robin state for :func:`select_broker`: remembers the last pick. Thread-safe.
+
+    One selector per placement decision stream (upstream keeps one per load manager).
+    """
+
+    def __init__(self, tolerance: float = DEFAULT_TOLERANCE) -> None:
+        self.tolerance = tolerance
+        self._last: Optional[Hashable] = None
+        self._lock = threading.Lock()
+
+    @property
+    def last(self) -> Optional[Hashable]:
+        """The broker picked last, or None before the first pick (or after :meth:`reset`)."""
+        with self._lock:
+            return self._last
+
+    def reset(self) -> None:
+        """Forgets the last pick: the next is the least loaded broker."""
+        with self._lock:
+            self._last = None
+
+    def select(self, ranking: Iterable[tuple[K, float]], *, exclude: Collection[K] = ()) -> K:
+        """:func:`select_broker` with the last pick as ``last``; remembers this pick.
+
+        :raises NoEligibleBrokerError: if no broker is eligible (the last pick is kept).
+        """
+        with self._lock:
+            # The previous pick came from a ranking of the caller's ids, so it is a K.
+            last = cast(Optional[K], self._last)
+            chosen = select_broker(ranking, last=last, exclude=exclude, tolerance=self.tolerance)
+            self._last = chosen
+            return chosen
