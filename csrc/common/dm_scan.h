@@ -29,7 +29,8 @@ static inline int dm_scan_u64(const char *s, size_t len, size_t *pos, uint64_t *
         return -1;
     for (; i < len && dm_is_digit(s[i]); i++) {
         uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
+        /* UINT64_MAX is 18446744073709551615: no division needed to see an overflow. */
+        if (v >= 1844674407370955161u && (v > 1844674407370955161u || d > 5))
             return -1;
         v = v * 10 + d;
     }
