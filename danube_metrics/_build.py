@@ -39,29 +39,65 @@ def cdef_from_header(text: str) -> str:
 CDEF = cdef_from_header(HEADER.read_text(encoding="utf-8"))
 
 
-def _platform_dir() -> str:
+def _platform() -> str:
+    """The backend folder under csrc/ for the platform being built for."""
     if sys.platform.startswith("linux"):
         return "linux"
+    if sys.platform == "darwin":
+        return "darwin"
+    if sys.platform == "win32":
+        return "windows"
     raise RuntimeError(
-        f"danube-metrics has no C backend for {sys.platform!r} yet (Linux only for now)"
+        f"danube-metrics has no C backend for {sys.platform!r} (Linux, macOS and Windows only)"
     )
 
 
-def _sources() -> list[str]:
+def _sources(platform: str) -> list[str]:
     common = sorted(str(p.relative_to(ROOT)) for p in (CSRC / "common").glob("*.c"))
-    platform = sorted(str(p.relative_to(ROOT)) for p in (CSRC / _platform_dir()).glob("*.c"))
-    return common + platform
+    backend = sorted(str(p.relative_to(ROOT)) for p in (CSRC / platform).glob("*.c"))
+    return common + backend
 
+
+def _msvc() -> bool:
+    """Windows builds use MSVC (what CPython is built with) unless Python itself was built by
+    MinGW (MSYS2), whose compiler takes GCC flags."""
+    return sys.platform == "win32" and "GCC" not in sys.version
+
+
+def _build_options(platform: str) -> dict[str, list[str]]:
+    """Compiler flags and libraries per platform (setuptools passes them through)."""
+    if _msvc():
+        # /std:c11 needs Visual Studio 2019 16.8 or later; setuptools adds /O2 itself.
+        return {
+            "extra_compile_args": ["/std:c11"],
+            "libraries": ["pdh", "iphlpapi"],
+            "extra_link_args": [],
+        }
+    options: dict[str, list[str]] = {
+        "extra_compile_args": ["-std=c11", "-O2", "-Wall", "-Wextra"],
+        "libraries": [],
+        "extra_link_args": [],
+    }
+    if platform == "linux":
+        options["libraries"] = ["m"]
+    elif platform == "darwin":
+        # Disk statistics come from IOKit; libm and the Mach calls are in libSystem.
+        options["extra_link_args"] = ["-framework", "IOKit", "-framework", "CoreFoundation"]
+    elif platform == "windows":
+        options["libraries"] = ["pdh", "iphlpapi"]
+    return options
+
+
+PLATFORM = _platform()
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "danube_metrics._native",
     '#include "danube_metrics.h"',
-    sources=_sources(),
+    sources=_sources(PLATFORM),
     include_dirs=[str((CSRC / "common").relative_to(ROOT))],
-    extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra"] if sys.platform != "win32" else [],
-    libraries=["m"] if sys.platform.startswith("linux") else [],
+    **_build_options(PLATFORM),
 )
 
 if __name__ == "__main__":

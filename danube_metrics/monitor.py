@@ -243,8 +243,8 @@ def _mib(n: int) -> str:
 
 def _check_options(min_interval: float, interfaces: Optional[Sequence[str]]) -> Optional[str]:
     """Validates the common options; returns the interface list as the C core takes it."""
-    if not sys.platform.startswith("linux"):
-        raise NotSupportedError("monitor", None, f"no backend for {sys.platform} yet")
+    if not sys.platform.startswith(("linux", "darwin", "win32")):
+        raise NotSupportedError("monitor", None, f"no backend for {sys.platform}")
     if min_interval < 0:
         raise ValueError("min_interval must be >= 0 seconds")
     if interfaces is None:
@@ -270,6 +270,8 @@ class _LinuxMonitor(_CoreMonitor):
         _start_ns: int = 0,
     ) -> None:
         ifaces = _check_options(min_interval, interfaces)
+        if self._kind == _binding.KIND_CGROUP and not sys.platform.startswith("linux"):
+            raise NotSupportedError("monitor", None, "cgroups exist on Linux only")
         self.root = os.fspath(root)
         self.min_interval = float(min_interval)
         self._handle = _binding.MonitorHandle(
@@ -318,19 +320,15 @@ class NativeResourceMonitor(_LinuxMonitor):
     @property
     def environment(self) -> Environment:
         """Where the process runs; the host monitor measures the whole machine."""
-        try:
-            with open(os.path.join(self.root, "proc/meminfo"), "rb") as f:
-                total = _binding.parse_meminfo(f.read()).total
-        except (OSError, DanubeMetricsError):
-            total = 0
+        info = self._handle.environment()
         return Environment(
             kind=container_kind(self._signals),
             cgroup_version=None,
             cgroup_path=None,
             cpu_limit_cores=None,
             memory_limit_bytes=None,
-            cpu_capacity_cores=float(os.cpu_count() or 1),
-            memory_capacity_bytes=total,
+            cpu_capacity_cores=info.cpu_limit_cores,
+            memory_capacity_bytes=info.memory_total_bytes,
             signals=self._signals,
         )
 

@@ -456,13 +456,22 @@ int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? m->kind : 0; }
 
 int dm_monitor_environment(dm_monitor *m, dm_environment *out)
 {
-    const struct dm_cgroup *cg = &m->cg;
+    const struct dm_cgroup *cg;
     if (m == NULL || out == NULL)
         return DM_E_INVALID;
     memset(out, 0, sizeof *out);
     out->kind = m->kind;
-    if (m->kind != DM_KIND_CGROUP)
+    if (m->kind != DM_KIND_CGROUP) {
+        /* The whole machine: every online CPU and MemTotal (as last read). */
+        dm_meminfo mi;
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        out->online_cpus = n > 0 ? (uint32_t)n : 1;
+        out->cpu_limit_cores = (double)out->online_cpus;
+        if (dm_parse_meminfo(m->meminfo.buf, m->meminfo.len, &mi) == DM_OK)
+            out->memory_total_bytes = mi.total;
         return DM_OK;
+    }
+    cg = &m->cg;
     out->cgroup_version = cg->version;
     out->cgroup_path = cg->path;
     out->cgroup_dir = cg->dir;

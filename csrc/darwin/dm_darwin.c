@@ -1,0 +1,322 @@
+/* The macOS host monitor: CPU ticks and VM page counts from Mach host_statistics, total memory
+   from sysctl hw.memsize, disk bytes from IOKit (dm_darwin_disk.c), network bytes from sysctl
+   NET_RT_IFLIST2 (dm_darwin_net.c). semantics.md, "macOS", is the contract.
+
+   Allocation: everything is allocated at open (the monitor, the interface-list buffer, the
+   disk handles and their CF key strings) and freed at close. A sample makes Mach and sysctl
+   calls into the monitor's own buffers and mallocs nothing, except inside IOKit and
+   CoreFoundation for the disk reading: see dm_darwin_disk.c.
+
+   Like the Linux backend, one monitor is not to be sampled from two threads at once; the
+   Python layer holds a lock around every call. */
+#define _DARWIN_C_SOURCE 1
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysctl.h>
+#include <sys/types.h>
+
+#include <mach/mach.h>
+#include <mach/mach_time.h>
+#include <mach/vm_page_size.h>
+
+#include <unistd.h>
+
+#include "danube_metrics.h"
+#include "dm_darwin_internal.h"
+
+/* "Paths" named by errors: the source of each reading (there are no files on macOS). */
+static const char SRC_CPU[] = "host_statistics(HOST_CPU_LOAD_INFO)";
+static const char SRC_VM[] = "host_statistics64(HOST_VM_INFO64)";
+static const char SRC_MEMSIZE[] = "sysctl hw.memsize";
+
+/* mach_absolute_time in nanoseconds: the clock of CLOCK_UPTIME_RAW, which, like Linux's
+   CLOCK_MONOTONIC, does not advance while the machine sleeps. Available on every macOS version
+   (clock_gettime_nsec_np needs 10.12). */
+int64_t dm_monotonic_ns(void)
+{
+    mach_timebase_info_data_t tb;
+    uint64_t t = mach_absolute_time();
+    if (mach_timebase_info(&tb) != KERN_SUCCESS || tb.denom == 0)
+        return (int64_t)t;
+    /* t * numer / denom without overflow (Apple silicon: 125/3). */
+    return (int64_t)((t / tb.denom) * tb.numer + (t % tb.denom) * tb.numer / tb.denom);
+}
+
+void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail)
+{
+    if (e == NULL)
+        return;
+    e->code = code;
+    e->os_errno = os_errno;
+    e->path = path;
+    e->detail = detail;
+}
+
+int dm_darwin_rate(dm_rate_state *st, const uint64_t now[2], int reset, int64_t now_ns,
+                   int64_t min_interval_ns, double out[2], const char **detail)
+{
+    if (reset && st->has_prev) {
+        /* As dm_rate does when a counter goes down: no rate for this interval; the baseline
+           moves here. */
+        st->has_prev = 0;
+        (void)dm_rate_per_second(st, now, now_ns, min_interval_ns, out, detail);
+        if (st->has_last) {
+            out[0] = st->last[0], out[1] = st->last[1];
+            return DM_OK;
+        }
+        *detail = "counters went backwards (reset); no rate for this interval";
+        return DM_E_AGAIN;
+    }
+    return dm_rate_per_second(st, now, now_ns, min_interval_ns, out, detail);
+}
+
+/* Closes a monitor that failed to open, keeping the failing source in the caller's buffer
+   (err->path is NULL when none is given, as the header says for every backend). */
+static int fail_open(dm_monitor *m, const dm_options *opts, dm_error e, dm_error *err)
+{
+    if (e.path != NULL && opts->error_path != NULL && opts->error_path_len > 0) {
+        size_t n = strlen(e.path);
+        if (n >= opts->error_path_len)
+            n = opts->error_path_len - 1;
+        memcpy(opts->error_path, e.path, n);
+        opts->error_path[n] = '\0';
+        e.path = opts->error_path;
+    } else {
+        e.path = NULL;
+    }
+    dm_monitor_close(m);
+    if (err != NULL)
+        *err = e;
+    return e.code;
+}
+
+static int reading_worked(const dm_error *e)
+{
+    return e->code == DM_OK || e->code == DM_E_AGAIN;
+}
+
+int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
+{
+    dm_monitor *m;
+    dm_sample baseline;
+    uint64_t memsize = 0;
+    size_t len = sizeof memsize;
+    int mib[2] = {CTL_HW, HW_MEMSIZE};
+    int r;
+
+    dm_set_error(err, DM_OK, 0, NULL, NULL);
+    if (opts == NULL || out == NULL || opts->min_interval_ns < 0 ||
+        (opts->kind != 0 && opts->kind != DM_KIND_HOST && opts->kind != DM_KIND_CGROUP)) {
+        dm_set_error(err, DM_E_INVALID, 0, NULL, "invalid options");
+        return DM_E_INVALID;
+    }
+    if (opts->kind == DM_KIND_CGROUP) {
+        dm_set_error(err, DM_E_UNSUPPORTED, 0, NULL, "cgroups exist on Linux only");
+        return DM_E_UNSUPPORTED;
+    }
+    if (opts->root != NULL && opts->root[0] != '\0' && strcmp(opts->root, "/") != 0) {
+        dm_set_error(err, DM_E_INVALID, 0, NULL,
+                     "macOS reads the kernel directly: root must be \"/\" (no fixture trees)");
+        return DM_E_INVALID;
+    }
+    m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+        return DM_E_NOMEM;
+    }
+    m->min_interval_ns = opts->min_interval_ns;
+    m->host = mach_host_self();
+    m->page_size = (uint64_t)vm_kernel_page_size;
+    if (m->page_size == 0) {
+        vm_size_t ps = 0;
+        m->page_size = host_page_size(m->host, &ps) == KERN_SUCCESS && ps != 0 ? ps : 4096;
+    }
+    if (sysctl(mib, 2, &memsize, &len, NULL, 0) == 0 && len == sizeof memsize)
+        m->mem_total = memsize;
+    r = dm_darwin_disk_open(m);
+    if (r == DM_E_NOMEM) {
+        dm_error e = {DM_E_NOMEM, 0, NULL, "out of memory"};
+        return fail_open(m, opts, e, err);
+    }
+    {
+        dm_error e = {DM_OK, 0, NULL, NULL};
+        r = dm_darwin_net_open(m, opts->interfaces, &e);
+        if (r == DM_E_INVALID || r == DM_E_NOMEM)
+            return fail_open(m, opts, e, err);
+    }
+    /* The baseline of every metric. A reading that fails now is retried at each sample; only a
+       machine where none works fails to open. */
+    memset(&baseline, 0, sizeof baseline);
+    dm_monitor_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
+                         &baseline);
+    if (!reading_worked(&baseline.cpu) && !reading_worked(&baseline.memory) &&
+        !reading_worked(&baseline.disk) && !reading_worked(&baseline.network))
+        return fail_open(m, opts, baseline.cpu, err);
+    *out = m;
+    return DM_OK;
+}
+
+void dm_monitor_close(dm_monitor *m)
+{
+    if (m == NULL)
+        return;
+    dm_darwin_disk_close(m);
+    dm_darwin_net_close(m);
+    if (m->host != MACH_PORT_NULL)
+        mach_port_deallocate(mach_task_self(), m->host);
+    free(m);
+}
+
+int dm_monitor_grow(dm_monitor *m, unsigned metrics, dm_error *err)
+{
+    dm_set_error(err, DM_OK, 0, NULL, NULL);
+    if (m == NULL)
+        return DM_E_INVALID;
+    /* CPU, memory and disk read into fixed structs: only the interface list has a buffer. */
+    if (metrics & DM_NETWORK)
+        return dm_darwin_net_grow(m, err);
+    return DM_OK;
+}
+
+static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
+{
+    static const int state[4] = {CPU_STATE_USER, CPU_STATE_SYSTEM, CPU_STATE_IDLE,
+                                 CPU_STATE_NICE};
+    host_cpu_load_info_data_t info;
+    mach_msg_type_number_t count = HOST_CPU_LOAD_INFO_COUNT;
+    const char *detail = NULL;
+    uint64_t busy, idle;
+    kern_return_t kr;
+    int i, r;
+
+    kr = host_statistics(m->host, HOST_CPU_LOAD_INFO, (host_info_t)&info, &count);
+    if (kr != KERN_SUCCESS) {
+        dm_set_error(&out->cpu, DM_E_OS, EIO, SRC_CPU, "the Mach call failed");
+        return DM_E_OS;
+    }
+    /* The tick counters are 32-bit and wrap: each delta is taken modulo 2^32 into 64-bit
+       totals, which never go down. */
+    for (i = 0; i < 4; i++) {
+        uint32_t raw = (uint32_t)info.cpu_ticks[state[i]];
+        if (!m->cpu_seen)
+            m->cpu_total[i] = raw;
+        else
+            m->cpu_total[i] += (uint32_t)(raw - m->cpu_raw[i]);
+        m->cpu_raw[i] = raw;
+    }
+    m->cpu_seen = 1;
+    busy = m->cpu_total[0] + m->cpu_total[1] + m->cpu_total[3]; /* user + system + nice */
+    idle = m->cpu_total[2];
+    r = dm_rate_busy_percent(&m->cpu_rate, busy, idle, now_ns, m->min_interval_ns,
+                             &out->cpu_percent, &detail);
+    if (r != DM_OK)
+        dm_set_error(&out->cpu, r, 0, SRC_CPU, detail);
+    return r;
+}
+
+static int sample_memory(dm_monitor *m, dm_sample *out)
+{
+    vm_statistics64_data_t vm;
+    mach_msg_type_number_t count = HOST_VM_INFO64_COUNT;
+    dm_meminfo mi;
+    uint64_t free_pages;
+    kern_return_t kr;
+
+    if (m->mem_total == 0) {
+        dm_set_error(&out->memory, DM_E_OS, EIO, SRC_MEMSIZE, "could not be read at open");
+        return DM_E_OS;
+    }
+    kr = host_statistics64(m->host, HOST_VM_INFO64, (host_info64_t)&vm, &count);
+    if (kr != KERN_SUCCESS) {
+        dm_set_error(&out->memory, DM_E_OS, EIO, SRC_VM, "the Mach call failed");
+        return DM_E_OS;
+    }
+    /* available = free + inactive, where free_count includes the speculative pages and free
+       is free_count minus them (semantics.md, "macOS"). Pages are vm_kernel_page_size. */
+    free_pages = vm.free_count > vm.speculative_count
+                     ? (uint64_t)vm.free_count - (uint64_t)vm.speculative_count
+                     : 0;
+    mi.total = m->mem_total;
+    mi.available = (free_pages + (uint64_t)vm.inactive_count) * m->page_size;
+    if (mi.available > mi.total)
+        mi.available = mi.total;
+    mi.has_mem_available = 1;
+    if (dm_memory_percent(&mi, &out->memory_percent) != DM_OK) {
+        dm_set_error(&out->memory, DM_E_PARSE, 0, SRC_MEMSIZE, "total memory is 0");
+        return DM_E_PARSE;
+    }
+    return DM_OK;
+}
+
+int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
+{
+    int first = DM_OK, r;
+    if (m == NULL || out == NULL)
+        return DM_E_INVALID;
+    /* Readings not requested are left as they were, so a caller can retry a subset. */
+    if (metrics & DM_CPU)
+        dm_set_error(&out->cpu, DM_OK, 0, NULL, NULL);
+    if (metrics & DM_MEMORY)
+        dm_set_error(&out->memory, DM_OK, 0, NULL, NULL);
+    if (metrics & DM_DISK)
+        dm_set_error(&out->disk, DM_OK, 0, NULL, NULL);
+    if (metrics & DM_NETWORK)
+        dm_set_error(&out->network, DM_OK, 0, NULL, NULL);
+    if ((metrics & DM_CPU) && (r = sample_cpu(m, now_ns, out)) != DM_OK && first == DM_OK)
+        first = r;
+    if ((metrics & DM_MEMORY) && (r = sample_memory(m, out)) != DM_OK && first == DM_OK)
+        first = r;
+    if ((metrics & DM_DISK) && (r = dm_darwin_disk_sample(m, now_ns, out)) != DM_OK &&
+        first == DM_OK)
+        first = r;
+    if ((metrics & DM_NETWORK) && (r = dm_darwin_net_sample(m, now_ns, out)) != DM_OK &&
+        first == DM_OK)
+        first = r;
+    if (out->network.code == DM_E_BUFFER)
+        return DM_E_BUFFER; /* the one status the caller acts on: grow, then retry */
+    return first;
+}
+
+int dm_monitor_sample(dm_monitor *m, unsigned metrics, dm_sample *out)
+{
+    return dm_monitor_sample_at(m, metrics, dm_monotonic_ns(), out);
+}
+
+int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? DM_KIND_HOST : 0; }
+
+int dm_monitor_environment(dm_monitor *m, dm_environment *out)
+{
+    if (m == NULL || out == NULL)
+        return DM_E_INVALID;
+    memset(out, 0, sizeof *out);
+    out->kind = DM_KIND_HOST; /* as on Linux, the host monitor reports no limits */
+    {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        out->online_cpus = n > 0 ? (uint32_t)n : 1;
+    }
+    out->cpu_limit_cores = (double)out->online_cpus;
+    out->memory_total_bytes = m->mem_total;
+    return DM_OK;
+}
+
+size_t dm_monitor_sample_files(const dm_monitor *m, unsigned metrics, const char **paths,
+                               size_t cap)
+{
+    (void)m, (void)metrics, (void)paths, (void)cap;
+    return 0; /* macOS samples through Mach, IOKit and sysctl, not files */
+}
+
+int64_t dm_monitor_min_interval_ns(const dm_monitor *m) { return m->min_interval_ns; }
+size_t dm_monitor_disk_count(const dm_monitor *m) { return m->ndisks; }
+const char *dm_monitor_disk_name(const dm_monitor *m, size_t i)
+{
+    return i < m->ndisks ? m->disk_name[i] : NULL;
+}
+int dm_monitor_net_mode(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.mode : 0; }
+size_t dm_monitor_iface_count(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.n : 0; }
+const char *dm_monitor_iface_name(const dm_monitor *m, size_t i)
+{
+    return m->ifaces_chosen && i < m->ifaces.n ? m->ifaces.name[i] : NULL;
+}
