@@ -6,16 +6,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <windows.h>
+#else
 #include <time.h>
+#endif
 
 #include "danube_metrics.h"
 
 static void sleep_ms(long ms)
 {
+#ifdef _WIN32
+    Sleep((DWORD)ms);
+#else
     struct timespec ts;
     ts.tv_sec = ms / 1000;
     ts.tv_nsec = (ms % 1000) * 1000000L;
     nanosleep(&ts, NULL);
+#endif
+}
+
+/* A string inside a JSON string: Windows device paths hold backslashes ("\\.\PhysicalDrive0"). */
+static void print_escaped(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '"' || *s == '\\')
+            putchar('\\');
+        putchar(*s);
+    }
 }
 
 static void print_value(const char *key, double v, const dm_error *e, int last)
@@ -30,8 +48,11 @@ static void print_error(const char *what, const dm_error *e, int *first)
 {
     if (e->code == DM_OK)
         return;
-    printf("%s\"%s\": \"code %d errno %d %s: %s\"", *first ? "" : ", ", what, e->code, e->os_errno,
-           e->path ? e->path : "-", e->detail ? e->detail : "-");
+    printf("%s\"%s\": \"code %d errno %d ", *first ? "" : ", ", what, e->code, e->os_errno);
+    print_escaped(e->path ? e->path : "-");
+    printf(": ");
+    print_escaped(e->detail ? e->detail : "-");
+    printf("\"");
     *first = 0;
 }
 
