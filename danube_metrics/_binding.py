@@ -255,10 +255,11 @@ class MonitorHandle:
 
     def sample_files(self, metrics: int) -> list[str]:
         """The files a sample of `metrics` reads."""
-        paths = ffi.new("const char *[]", 16)
+        cap = 1024
+        paths = ffi.new("const char *[]", cap)
         with self._lock:
-            n = lib.dm_monitor_sample_files(self._check_open(), metrics, paths, 16)
-            return [_text(paths[i]) or "" for i in range(min(n, 16))]
+            n = lib.dm_monitor_sample_files(self._check_open(), metrics, paths, cap)
+            return [_text(paths[i]) or "" for i in range(min(n, cap))]
 
     def disks(self) -> list[str]:
         with self._lock:

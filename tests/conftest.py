@@ -42,6 +42,15 @@ class FixtureTree:
         self.source = FIXTURES / case
         self.root = dest / case
         shutil.copytree(self.source, self.root, ignore=shutil.ignore_patterns("later"))
+        self.dropped: list[str] = []
+
+    def without_device_files(self) -> FixtureTree:
+        """Removes the per-device sysfs counters, so that the monitor reads /proc/diskstats
+        and /proc/net/dev (the tests of those files' parsing and errors need this)."""
+        for rel in ("sys/block", "sys/class"):
+            shutil.rmtree(self.root / rel, ignore_errors=True)
+            self.dropped.append(rel)
+        return self
 
     def write(self, rel: str, text: str) -> None:
         # Rewritten in place (same inode): the monitor keeps its descriptors open.
@@ -55,8 +64,9 @@ class FixtureTree:
         """Applies the case's later/ snapshot of every file."""
         later = self.source / "later"
         for path in later.rglob("*"):
-            if path.is_file():
-                self.write(str(path.relative_to(later)), path.read_text(encoding="utf-8"))
+            rel = str(path.relative_to(later))
+            if path.is_file() and not any(rel.startswith(d + "/") for d in self.dropped):
+                self.write(rel, path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ def test_unchanged_time_gives_no_rate_until_a_value_exists(tree_factory: TreeFac
 
 
 def test_counter_reset_gives_no_rate_for_that_interval(tree_factory: TreeFactory) -> None:
-    tree = tree_factory("linux-6.1")
+    tree = tree_factory("linux-6.1").without_device_files()
     with open_monitor(tree, min_interval=0) as mon:
         original = tree.read("proc/diskstats")
         # sda's counters drop below the baseline (device re-added): no rate, no negative one.
@@ -216,7 +216,7 @@ def test_nothing_readable_fails_at_open(tmp_path: object) -> None:
 def test_malformed_or_truncated_file_is_a_parse_error(
     tree_factory: TreeFactory, rel: str, text: str, resource: str
 ) -> None:
-    tree = tree_factory("linux-6.1")
+    tree = tree_factory("linux-6.1").without_device_files()
     with open_monitor(tree, min_interval=0) as mon:
         good = tree.read(rel)
         tree.write(rel, text)
@@ -287,3 +287,54 @@ def test_describe_names_disks_and_interfaces(tree_factory: TreeFactory) -> None:
     with open_monitor(tree) as mon:
         text = mon.describe()
     assert "nvme0n1, sda" in text and "eth0, wlan0" in text and str(tree.root) in text
+
+
+def test_per_device_sysfs_counters_are_used_where_they_agree(tree_factory: TreeFactory) -> None:
+    tree = tree_factory("linux-6.1")
+    with open_monitor(tree, min_interval=0) as mon:
+        files = mon._handle.sample_files(4 | 8)
+        assert files == [
+            f"{tree.root}/sys/block/nvme0n1/stat",
+            f"{tree.root}/sys/block/sda/stat",
+            *(f"{tree.root}/sys/class/net/{i}/statistics/{d}_bytes"
+              for i in ("eth0", "wlan0") for d in ("rx", "tx")),
+        ]  # fmt: skip
+        # The aggregate files are no longer read: garbage there changes nothing.
+        tree.write("proc/diskstats", "garbage\n")
+        tree.write("proc/net/dev", "garbage\n")
+        tree.advance()
+        r = mon._sample_at(T0 + 2 * SECOND)
+        assert r.errors == {}
+        assert r.disk == CASES["linux-6.1"][2]
+        assert r.network == CASES["linux-6.1"][3]
+
+
+def test_a_broken_sysfs_counter_falls_back_to_the_aggregate_file(
+    tree_factory: TreeFactory,
+) -> None:
+    tree = tree_factory("linux-6.1")
+    with open_monitor(tree, min_interval=0) as mon:
+        tree.advance()
+        # sysfs gives garbage: /proc/diskstats counts the same sectors, so no jump. (An open
+        # descriptor of a deleted plain file still reads, so garbage stands in for ENODEV.)
+        tree.write("sys/block/sda/stat", "gone\n")
+        tree.write("sys/class/net/wlan0/statistics/tx_bytes", "not a number\n")
+        r = mon._sample_at(T0 + 2 * SECOND)
+        assert r.errors == {}
+        assert r.disk == CASES["linux-6.1"][2]
+        assert r.network == CASES["linux-6.1"][3]
+        assert mon._handle.sample_files(4 | 8) == [
+            f"{tree.root}/proc/diskstats",
+            f"{tree.root}/proc/net/dev",
+        ]
+
+
+def test_sysfs_of_another_network_namespace_is_not_used(tree_factory: TreeFactory) -> None:
+    # sysfs shows the namespace it was mounted in: counters that do not agree with this
+    # process's /proc/net/dev belong to some other eth0.
+    tree = tree_factory("linux-6.1")
+    tree.write("sys/class/net/eth0/statistics/rx_bytes", "999999999999\n")
+    with open_monitor(tree, min_interval=0) as mon:
+        assert f"{tree.root}/proc/net/dev" in mon._handle.sample_files(8)
+        tree.advance()
+        assert mon._sample_at(T0 + 2 * SECOND).network == CASES["linux-6.1"][3]

@@ -139,7 +139,7 @@ def test_builder_uses_the_monitor_readings(tree_factory: Callable[[str], Fixture
 def test_failed_reading_is_left_out_not_zero(
     tree_factory: Callable[[str], FixtureTree], caplog: pytest.LogCaptureFixture
 ) -> None:
-    tree = tree_factory("linux-6.1")
+    tree = tree_factory("linux-6.1").without_device_files()
     with NativeResourceMonitor(str(tree.root), min_interval=0) as mon:
         tree.write("proc/diskstats", "garbage\n")
         with caplog.at_level(logging.WARNING, logger="danube_metrics"):

@@ -171,6 +171,12 @@ const char *dm_disk_set_name(const dm_disk_set *set, size_t i);
 int dm_diskstats_sum(const char *buf, size_t len, const dm_disk_set *set, uint64_t *read_bytes,
                      uint64_t *written_bytes);
 
+/* /sys/block/<disk>/stat (11, 15 or 17 fields): sectors read and written (512 bytes each). */
+int dm_parse_block_stat(const char *buf, size_t len, uint64_t *sectors_read,
+                        uint64_t *sectors_written);
+/* A file holding one unsigned decimal (a sysfs counter such as statistics/rx_bytes). */
+int dm_parse_u64_file(const char *buf, size_t len, uint64_t *value);
+
 /* One /proc/net/dev interface line. */
 typedef struct dm_netdev_line {
     size_t name_off, name_len;

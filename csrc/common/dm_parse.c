@@ -451,3 +451,36 @@ const char *dm_disk_set_name(const dm_disk_set *set, size_t i)
 {
     return set != NULL && i < set->n ? set->name[i] : NULL;
 }
+
+int dm_parse_block_stat(const char *buf, size_t len, uint64_t *sectors_read,
+                        uint64_t *sectors_written)
+{
+    size_t off[DISKSTATS_MAX_TOKENS], tlen[DISKSTATS_MAX_TOKENS], line_len;
+    uint64_t v[DISKSTATS_MAX_TOKENS];
+    int n, i, nl;
+    if (buf == NULL || sectors_read == NULL || sectors_written == NULL)
+        return DM_E_INVALID;
+    line_len = dm_line_len(buf, len, 0, &nl);
+    if (!nl || line_len + 1 != len)
+        return DM_E_PARSE; /* one line, ended by its newline */
+    n = split_tokens(buf, line_len, off, tlen, DISKSTATS_MAX_TOKENS);
+    if (n != 11 && n != 15 && n != 17) /* 17 since 5.5 (flushes), 15 since 4.18 (discards) */
+        return DM_E_PARSE;
+    for (i = 0; i < n; i++)
+        if (token_u64(buf, off[i], tlen[i], &v[i]) != 0)
+            return DM_E_PARSE;
+    *sectors_read = v[2];
+    *sectors_written = v[6];
+    return DM_OK;
+}
+
+int dm_parse_u64_file(const char *buf, size_t len, uint64_t *value)
+{
+    size_t pos = 0;
+    if (buf == NULL || value == NULL)
+        return DM_E_INVALID;
+    if (len < 2 || buf[len - 1] != '\n' || dm_scan_u64(buf, len - 1, &pos, value) != 0 ||
+        pos != len - 1 || dm_is_blank(buf[0]))
+        return DM_E_PARSE;
+    return DM_OK;
+}

@@ -151,6 +151,120 @@ static int choose_disks(dm_monitor *m, dm_error *err)
     return DM_OK;
 }
 
+/* ---- Per-device sysfs sources ----------------------------------------------------------- */
+
+static void free_files(struct dm_file **files, size_t n)
+{
+    size_t i;
+    if (*files == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        dm_file_free(&(*files)[i]);
+    free(*files);
+    *files = NULL;
+}
+
+/* Opens `n` files named by fmt and names[i] under the root; NULL unless every one reads. */
+static struct dm_file *open_device_files(const dm_monitor *m, size_t n, const char *fmt,
+                                         const char (*names)[DM_NAME_MAX], size_t per_name,
+                                         const char *const *leaves)
+{
+    struct dm_file *files;
+    size_t i, total = n * per_name;
+    if (total == 0 || (files = calloc(total, sizeof *files)) == NULL)
+        return NULL;
+    for (i = 0; i < total; i++)
+        files[i].fd = -1;
+    for (i = 0; i < total; i++) {
+        char rel[160], name[DM_NAME_MAX];
+        dm_error e;
+        size_t k;
+        /* /sys/block spells a '/' in a device name (cciss/c0d0) as '!'. */
+        for (k = 0; names[i / per_name][k] != '\0'; k++)
+            name[k] = names[i / per_name][k] == '/' ? '!' : names[i / per_name][k];
+        name[k] = '\0';
+        snprintf(rel, sizeof rel, fmt, name, leaves[i % per_name]);
+        if (dm_file_init(&files[i], m->root, rel, 1) != DM_OK ||
+            dm_file_read(&files[i], &e) != DM_OK) {
+            free_files(&files, total);
+            return NULL;
+        }
+        files[i].rel = NULL; /* `rel` is this stack buffer */
+    }
+    return files;
+}
+
+/* Sums the per-disk stat files; on any failure falls back to /proc/diskstats for good. */
+static int sum_disk_files(dm_monitor *m, uint64_t now[2])
+{
+    size_t i;
+    dm_error e;
+    now[0] = now[1] = 0;
+    for (i = 0; i < m->disks.n; i++) {
+        uint64_t rd, wr;
+        if (dm_file_read(&m->disk_stat[i], &e) != DM_OK ||
+            dm_parse_block_stat(m->disk_stat[i].buf, m->disk_stat[i].len, &rd, &wr) != DM_OK) {
+            free_files(&m->disk_stat, m->disks.n);
+            return -1;
+        }
+        now[0] += rd * 512u;
+        now[1] += wr * 512u;
+    }
+    return 0;
+}
+
+static int sum_net_files(dm_monitor *m, uint64_t now[2])
+{
+    size_t i;
+    dm_error e;
+    now[0] = now[1] = 0;
+    for (i = 0; i < 2 * m->ifaces.n; i++) {
+        uint64_t v;
+        if (dm_file_read(&m->net_stat[i], &e) != DM_OK ||
+            dm_parse_u64_file(m->net_stat[i].buf, m->net_stat[i].len, &v) != DM_OK) {
+            free_files(&m->net_stat, 2 * m->ifaces.n);
+            return -1;
+        }
+        now[i % 2] += v;
+    }
+    return 0;
+}
+
+static void choose_disk_source(dm_monitor *m)
+{
+    static const char *const leaf[] = {"stat"};
+    uint64_t now[2];
+    m->disk_stat =
+        open_device_files(m, m->disks.n, "/sys/block/%s/%s", m->disks.name, 1, leaf);
+    if (m->disk_stat != NULL)
+        sum_disk_files(m, now); /* drops them if one does not parse */
+}
+
+/* sysfs shows the interfaces of the namespace it was mounted in, which need not be this
+   process's: use its counters only if they fall between two readings of /proc/net/dev. */
+static void choose_net_source(dm_monitor *m)
+{
+    static const char *const leaves[] = {"rx_bytes", "tx_bytes"};
+    uint64_t before[2], files[2], after[2];
+    dm_error e;
+    m->net_source_chosen = 1;
+    if (m->ifaces.mode == DM_NET_ALL_BUT_LO)
+        return; /* the set changes as interfaces come and go: net/dev sees them all */
+    if (dm_netdev_sum(m->netdev.buf, m->netdev.len, &m->ifaces, &before[0], &before[1]) !=
+        DM_OK)
+        return;
+    m->net_stat = open_device_files(m, m->ifaces.n, "/sys/class/net/%s/statistics/%s",
+                                    m->ifaces.name, 2, leaves);
+    if (m->net_stat == NULL || sum_net_files(m, files) != 0)
+        return;
+    if (dm_file_read(&m->netdev, &e) != DM_OK ||
+        dm_netdev_sum(m->netdev.buf, m->netdev.len, &m->ifaces, &after[0], &after[1]) !=
+            DM_OK ||
+        files[0] < before[0] || files[1] < before[1] || files[0] > after[0] ||
+        files[1] > after[1])
+        free_files(&m->net_stat, 2 * m->ifaces.n);
+}
+
 int dm_is_dir(const char *path)
 {
     struct stat st;
@@ -293,6 +407,8 @@ void dm_monitor_close(dm_monitor *m)
     dm_file_free(&m->meminfo);
     dm_file_free(&m->diskstats);
     dm_file_free(&m->netdev);
+    free_files(&m->disk_stat, m->disks.n);
+    free_files(&m->net_stat, 2 * m->ifaces.n);
     dm_cgroup_close(m);
     free(m->root);
     free(m);
@@ -359,20 +475,26 @@ static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
 {
     uint64_t now[2];
     double rate[2];
-    const char *detail = NULL;
-    int r = dm_file_read(&m->diskstats, &out->disk);
-    if (r != DM_OK)
-        return r;
-    if (!m->disks_chosen && (r = choose_disks(m, &out->disk)) != DM_OK)
-        return r;
-    if (dm_diskstats_sum(m->diskstats.buf, m->diskstats.len, &m->disks, &now[0], &now[1]) !=
-        DM_OK) {
-        dm_set_error(&out->disk, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
-        return DM_E_PARSE;
+    const char *detail = NULL, *path = m->diskstats.path;
+    int r;
+    if (m->disk_stat == NULL || sum_disk_files(m, now) != 0) {
+        /* Both sources count the same sectors: switching never makes a jump. */
+        if ((r = dm_file_read(&m->diskstats, &out->disk)) != DM_OK)
+            return r;
+        if (!m->disks_chosen) {
+            if ((r = choose_disks(m, &out->disk)) != DM_OK)
+                return r;
+            choose_disk_source(m);
+        }
+        if (dm_diskstats_sum(m->diskstats.buf, m->diskstats.len, &m->disks, &now[0],
+                             &now[1]) != DM_OK) {
+            dm_set_error(&out->disk, DM_E_PARSE, 0, path, "malformed diskstats line");
+            return DM_E_PARSE;
+        }
     }
     r = dm_rate_per_second(&m->disk_rate, now, now_ns, m->min_interval_ns, rate, &detail);
     if (r != DM_OK) {
-        dm_set_error(&out->disk, r, 0, m->diskstats.path, detail);
+        dm_set_error(&out->disk, r, 0, path, detail);
         return r;
     }
     out->disk_read_bytes_per_sec = rate[0];
@@ -384,19 +506,28 @@ static int sample_network(dm_monitor *m, int64_t now_ns, dm_sample *out)
 {
     uint64_t now[2];
     double rate[2];
-    const char *detail = NULL;
-    int r = dm_file_read(&m->netdev, &out->network);
-    if (r != DM_OK)
-        return r;
-    if (!m->ifaces_chosen && (r = choose_ifaces(m, &out->network)) != DM_OK)
-        return r;
-    if (dm_netdev_sum(m->netdev.buf, m->netdev.len, &m->ifaces, &now[0], &now[1]) != DM_OK) {
-        dm_set_error(&out->network, DM_E_PARSE, 0, m->netdev.path, "malformed net/dev line");
-        return DM_E_PARSE;
+    const char *detail = NULL, *path = m->netdev.path;
+    int r;
+    if (m->net_stat == NULL || sum_net_files(m, now) != 0) {
+        if ((r = dm_file_read(&m->netdev, &out->network)) != DM_OK)
+            return r;
+        if (!m->ifaces_chosen && (r = choose_ifaces(m, &out->network)) != DM_OK)
+            return r;
+        if (!m->net_source_chosen) {
+            choose_net_source(m);
+            if (m->net_stat != NULL && sum_net_files(m, now) == 0)
+                goto have_counters;
+        }
+        if (dm_netdev_sum(m->netdev.buf, m->netdev.len, &m->ifaces, &now[0], &now[1]) !=
+            DM_OK) {
+            dm_set_error(&out->network, DM_E_PARSE, 0, path, "malformed net/dev line");
+            return DM_E_PARSE;
+        }
     }
+have_counters:
     r = dm_rate_per_second(&m->net_rate, now, now_ns, m->min_interval_ns, rate, &detail);
     if (r != DM_OK) {
-        dm_set_error(&out->network, r, 0, m->netdev.path, detail);
+        dm_set_error(&out->network, r, 0, path, detail);
         return r;
     }
     out->net_rx_bytes_per_sec = rate[0];
@@ -501,7 +632,7 @@ size_t dm_monitor_sample_files(const dm_monitor *m, unsigned metrics, const char
                                size_t cap)
 {
     const struct dm_file *files[8];
-    size_t n = 0, i;
+    size_t n = 0, i, j;
     if (m == NULL)
         return 0;
     if (m->kind == DM_KIND_CGROUP) {
@@ -518,12 +649,21 @@ size_t dm_monitor_sample_files(const dm_monitor *m, unsigned metrics, const char
             files[n++] = &m->stat;
         if (metrics & DM_MEMORY)
             files[n++] = &m->meminfo;
-        if (metrics & DM_DISK)
+        if ((metrics & DM_DISK) && m->disk_stat == NULL)
             files[n++] = &m->diskstats;
     }
-    if (metrics & DM_NETWORK)
+    if ((metrics & DM_NETWORK) && m->net_stat == NULL)
         files[n++] = &m->netdev;
     for (i = 0; i < n && i < cap; i++)
         paths[i] = files[i]->path;
+    /* The per-device files, where they are in use. */
+    if ((metrics & DM_DISK) && m->kind != DM_KIND_CGROUP && m->disk_stat != NULL)
+        for (j = 0; j < m->disks.n; j++, n++)
+            if (n < cap)
+                paths[n] = m->disk_stat[j].path;
+    if ((metrics & DM_NETWORK) && m->net_stat != NULL)
+        for (j = 0; j < 2 * m->ifaces.n; j++, n++)
+            if (n < cap)
+                paths[n] = m->net_stat[j].path;
     return n;
 }

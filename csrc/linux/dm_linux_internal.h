@@ -52,6 +52,12 @@ struct dm_monitor {
     dm_disk_set disks;
     int ifaces_chosen;
     dm_iface_set ifaces;
+    /* Cheaper per-device sources, chosen once the disks and interfaces are known: each
+       /sys/block/<disk>/stat, and each interface's statistics/rx_bytes and tx_bytes. NULL
+       where they are missing or disagree: /proc/diskstats and /proc/net/dev then. */
+    struct dm_file *disk_stat;   /* disks.n files */
+    int net_source_chosen;
+    struct dm_file *net_stat;    /* 2 * ifaces.n files: rx, tx */
     struct dm_cgroup cg;
 };
 
