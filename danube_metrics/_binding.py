@@ -588,3 +588,24 @@ def parse_cpu_list(data: bytes) -> int:
     if rc != lib.DM_OK:
         raise _parse_failed("cpu list", rc)
     return int(out[0])
+
+
+def parse_block_stat(data: bytes) -> tuple[int, int]:
+    """/sys/block/<disk>/stat: sectors read and written."""
+    ptr, n, _keep = _as_c(data)
+    r = ffi.new("uint64_t *")
+    w = ffi.new("uint64_t *")
+    rc = lib.dm_parse_block_stat(ptr, n, r, w)
+    if rc != lib.DM_OK:
+        raise _parse_failed("block stat", rc)
+    return int(r[0]), int(w[0])
+
+
+def parse_u64_file(data: bytes) -> int:
+    """A sysfs counter file: one decimal and a newline."""
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("uint64_t *")
+    rc = lib.dm_parse_u64_file(ptr, n, out)
+    if rc != lib.DM_OK:
+        raise _parse_failed("counter", rc)
+    return int(out[0])
