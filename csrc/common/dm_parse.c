@@ -455,22 +455,28 @@ const char *dm_disk_set_name(const dm_disk_set *set, size_t i)
 int dm_parse_block_stat(const char *buf, size_t len, uint64_t *sectors_read,
                         uint64_t *sectors_written)
 {
-    size_t off[DISKSTATS_MAX_TOKENS], tlen[DISKSTATS_MAX_TOKENS], line_len;
-    uint64_t v[DISKSTATS_MAX_TOKENS];
-    int n, i, nl;
+    size_t pos = 0, line_len;
+    uint64_t v, rd = 0, wr = 0;
+    int n = 0, nl;
     if (buf == NULL || sectors_read == NULL || sectors_written == NULL)
         return DM_E_INVALID;
     line_len = dm_line_len(buf, len, 0, &nl);
     if (!nl || line_len + 1 != len)
         return DM_E_PARSE; /* one line, ended by its newline */
-    n = split_tokens(buf, line_len, off, tlen, DISKSTATS_MAX_TOKENS);
+    /* One pass: every field a number; the 3rd and 7th are the sectors. */
+    while (dm_skip_blanks(buf, line_len, &pos)) {
+        if (n == 17 || dm_scan_u64(buf, line_len, &pos, &v) != 0)
+            return DM_E_PARSE;
+        if (n == 2)
+            rd = v;
+        else if (n == 6)
+            wr = v;
+        n++;
+    }
     if (n != 11 && n != 15 && n != 17) /* 17 since 5.5 (flushes), 15 since 4.18 (discards) */
         return DM_E_PARSE;
-    for (i = 0; i < n; i++)
-        if (token_u64(buf, off[i], tlen[i], &v[i]) != 0)
-            return DM_E_PARSE;
-    *sectors_read = v[2];
-    *sectors_written = v[6];
+    *sectors_read = rd;
+    *sectors_written = wr;
     return DM_OK;
 }
 
