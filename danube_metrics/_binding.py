@@ -91,6 +91,9 @@ class EnvironmentInfo(NamedTuple):
 # The six figures lead dm_sample: one unpack reads them (cheaper than six cdata lookups).
 assert ffi.offsetof("dm_sample", "net_tx_bytes_per_sec") == 5 * 8
 _unpack_figures = struct.Struct("6d").unpack_from
+# Looked up once: attribute lookups on `lib` show in a call that costs a few microseconds.
+_dm_monitor_sample = lib.dm_monitor_sample
+_DM_E_BUFFER: int = lib.DM_E_BUFFER
 
 KIND_HOST: int = lib.DM_KIND_HOST
 KIND_CGROUP: int = lib.DM_KIND_CGROUP
@@ -190,10 +193,10 @@ class MonitorHandle:
             mon = self._mon
             if mon is None:
                 raise MonitorClosedError("the monitor is closed")
-            rc = lib.dm_monitor_sample(mon, metrics, self._out)
-            if rc == lib.DM_E_BUFFER:
+            rc = _dm_monitor_sample(mon, metrics, self._out)
+            if rc == _DM_E_BUFFER:
                 rc = self._grow_and_retry(mon, metrics, None)
-            if rc != lib.DM_OK:
+            if rc:
                 out = self._out
                 for bit, name, err in (
                     (CPU, "cpu", out.cpu),

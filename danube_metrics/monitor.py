@@ -46,12 +46,23 @@ class NetworkIOStats(NamedTuple):
 
 
 class Sample(NamedTuple):
-    """The four readings taken at one instant."""
+    """The four readings taken at one instant: six figures, flat (one object per sample on the
+    hot path), with ``disk`` and ``network`` as the DiskIOStats and NetworkIOStats views."""
 
     cpu_percent: float
     memory_percent: float
-    disk: DiskIOStats
-    network: NetworkIOStats
+    disk_read_bytes_per_sec: float
+    disk_write_bytes_per_sec: float
+    net_rx_bytes_per_sec: float
+    net_tx_bytes_per_sec: float
+
+    @property
+    def disk(self) -> DiskIOStats:
+        return DiskIOStats(self.disk_read_bytes_per_sec, self.disk_write_bytes_per_sec)
+
+    @property
+    def network(self) -> NetworkIOStats:
+        return NetworkIOStats(self.net_rx_bytes_per_sec, self.net_tx_bytes_per_sec)
 
 
 class Readings(NamedTuple):
@@ -150,11 +161,7 @@ class _CoreMonitor(ResourceMonitor):
         return _new(NetworkIOStats, (f[4], f[5]))
 
     def sample(self) -> Sample:
-        f = self._handle.sample_figures(_binding.ALL)
-        return _new(
-            Sample,
-            (f[0], f[1], _new(DiskIOStats, (f[2], f[3])), _new(NetworkIOStats, (f[4], f[5]))),
-        )
+        return _new(Sample, self._handle.sample_figures(_binding.ALL))
 
     def read_all(self) -> Readings:
         raw = self._handle.sample(_binding.ALL)
