@@ -463,14 +463,24 @@ int dm_parse_block_stat(const char *buf, size_t len, uint64_t *sectors_read,
     line_len = dm_line_len(buf, len, 0, &nl);
     if (!nl || line_len + 1 != len)
         return DM_E_PARSE; /* one line, ended by its newline */
-    /* One pass: every field a number; the 3rd and 7th are the sectors. */
+    /* One pass: the 3rd and 7th fields are the sectors; the others need only be digits. */
     while (dm_skip_blanks(buf, line_len, &pos)) {
-        if (n == 17 || dm_scan_u64(buf, line_len, &pos, &v) != 0)
+        if (n == 17)
             return DM_E_PARSE;
-        if (n == 2)
-            rd = v;
-        else if (n == 6)
-            wr = v;
+        if (n == 2 || n == 6) {
+            if (dm_scan_u64(buf, line_len, &pos, &v) != 0)
+                return DM_E_PARSE;
+            if (n == 2)
+                rd = v;
+            else
+                wr = v;
+        } else {
+            size_t start = pos;
+            while (pos < line_len && dm_is_digit(buf[pos]))
+                pos++;
+            if (pos == start || (pos < line_len && !dm_is_blank(buf[pos])))
+                return DM_E_PARSE;
+        }
         n++;
     }
     if (n != 11 && n != 15 && n != 17) /* 17 since 5.5 (flushes), 15 since 4.18 (discards) */
