@@ -44,16 +44,6 @@ int64_t dm_monotonic_ns(void)
     return (int64_t)((t / tb.denom) * tb.numer + (t % tb.denom) * tb.numer / tb.denom);
 }
 
-void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail)
-{
-    if (e == NULL)
-        return;
-    e->code = code;
-    e->os_errno = os_errno;
-    e->path = path;
-    e->detail = detail;
-}
-
 int dm_darwin_rate(dm_rate_state *st, const uint64_t now[2], int reset, int64_t now_ns,
                    int64_t min_interval_ns, double out[2], const char **detail)
 {
@@ -70,26 +60,6 @@ int dm_darwin_rate(dm_rate_state *st, const uint64_t now[2], int reset, int64_t 
         return DM_E_AGAIN;
     }
     return dm_rate_per_second(st, now, now_ns, min_interval_ns, out, detail);
-}
-
-/* Closes a monitor that failed to open, keeping the failing source in the caller's buffer
-   (err->path is NULL when none is given, as the header says for every backend). */
-static int fail_open(dm_monitor *m, const dm_options *opts, dm_error e, dm_error *err)
-{
-    if (e.path != NULL && opts->error_path != NULL && opts->error_path_len > 0) {
-        size_t n = strlen(e.path);
-        if (n >= opts->error_path_len)
-            n = opts->error_path_len - 1;
-        memcpy(opts->error_path, e.path, n);
-        opts->error_path[n] = '\0';
-        e.path = opts->error_path;
-    } else {
-        e.path = NULL;
-    }
-    dm_monitor_close(m);
-    if (err != NULL)
-        *err = e;
-    return e.code;
 }
 
 static int reading_worked(const dm_error *e)
@@ -138,13 +108,13 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     r = dm_darwin_disk_open(m);
     if (r == DM_E_NOMEM) {
         dm_error e = {DM_E_NOMEM, 0, NULL, "out of memory"};
-        return fail_open(m, opts, e, err);
+        return dm_fail_open(m, opts, e, err);
     }
     {
         dm_error e = {DM_OK, 0, NULL, NULL};
         r = dm_darwin_net_open(m, opts->interfaces, &e);
         if (r == DM_E_INVALID || r == DM_E_NOMEM)
-            return fail_open(m, opts, e, err);
+            return dm_fail_open(m, opts, e, err);
     }
     /* The baseline of every metric. A reading that fails now is retried at each sample; only a
        machine where none works fails to open. */
@@ -153,7 +123,7 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
                          &baseline);
     if (!reading_worked(&baseline.cpu) && !reading_worked(&baseline.memory) &&
         !reading_worked(&baseline.disk) && !reading_worked(&baseline.network))
-        return fail_open(m, opts, baseline.cpu, err);
+        return dm_fail_open(m, opts, baseline.cpu, err);
     *out = m;
     return DM_OK;
 }
@@ -216,8 +186,9 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     return r;
 }
 
-static int sample_memory(dm_monitor *m, dm_sample *out)
+static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
 {
+    (void)now_ns; /* memory is a level, not a rate */
     vm_statistics64_data_t vm;
     mach_msg_type_number_t count = HOST_VM_INFO64_COUNT;
     dm_meminfo mi;
@@ -252,31 +223,11 @@ static int sample_memory(dm_monitor *m, dm_sample *out)
 
 int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
 {
-    int first = DM_OK, r;
+    static const dm_metric_sampler samplers[4] = {sample_cpu, sample_memory,
+                                                  dm_darwin_disk_sample, dm_darwin_net_sample};
     if (m == NULL || out == NULL)
         return DM_E_INVALID;
-    /* Readings not requested are left as they were, so a caller can retry a subset. */
-    if (metrics & DM_CPU)
-        dm_set_error(&out->cpu, DM_OK, 0, NULL, NULL);
-    if (metrics & DM_MEMORY)
-        dm_set_error(&out->memory, DM_OK, 0, NULL, NULL);
-    if (metrics & DM_DISK)
-        dm_set_error(&out->disk, DM_OK, 0, NULL, NULL);
-    if (metrics & DM_NETWORK)
-        dm_set_error(&out->network, DM_OK, 0, NULL, NULL);
-    if ((metrics & DM_CPU) && (r = sample_cpu(m, now_ns, out)) != DM_OK && first == DM_OK)
-        first = r;
-    if ((metrics & DM_MEMORY) && (r = sample_memory(m, out)) != DM_OK && first == DM_OK)
-        first = r;
-    if ((metrics & DM_DISK) && (r = dm_darwin_disk_sample(m, now_ns, out)) != DM_OK &&
-        first == DM_OK)
-        first = r;
-    if ((metrics & DM_NETWORK) && (r = dm_darwin_net_sample(m, now_ns, out)) != DM_OK &&
-        first == DM_OK)
-        first = r;
-    if (out->network.code == DM_E_BUFFER)
-        return DM_E_BUFFER; /* the one status the caller acts on: grow, then retry */
-    return first;
+    return dm_sample_metrics(m, metrics, now_ns, out, samplers);
 }
 
 int dm_monitor_sample(dm_monitor *m, unsigned metrics, dm_sample *out)

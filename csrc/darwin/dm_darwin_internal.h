@@ -17,6 +17,7 @@
 #include <mach/mach.h>
 
 #include "danube_metrics.h"
+#include "dm_backend.h"
 
 #if defined(__has_include)
 #if __has_include(<IOKit/IOKitLib.h>) && __has_include(<CoreFoundation/CoreFoundation.h>)
@@ -133,7 +134,6 @@ struct dm_monitor {
     dm_rate_state net_rate;
 };
 
-void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail);
 
 /* A rate from running totals, where `reset` says a counter went back this interval (and was
    not a wrap): that interval gives no rate, the last value is kept (semantics.md, "Rates in

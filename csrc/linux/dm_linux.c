@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "danube_metrics.h"
+#include "dm_backend.h"
 #include "dm_linux_internal.h"
 
 #define SEQ_PAGE 4096       /* the smallest page: procfs's seq_file buffer is at least this */
@@ -22,16 +23,6 @@ int64_t dm_monotonic_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail)
-{
-    if (e == NULL)
-        return;
-    e->code = code;
-    e->os_errno = os_errno;
-    e->path = path;
-    e->detail = detail;
 }
 
 char *dm_join_path(const char *root, const char *rel)
@@ -311,25 +302,6 @@ static int choose_ifaces(dm_monitor *m, dm_error *err)
     return DM_OK;
 }
 
-/* Closes a monitor that failed to open, keeping the failing path in the caller's buffer. */
-static int fail_open(dm_monitor *m, const dm_options *opts, dm_error e, dm_error *err)
-{
-    if (e.path != NULL && opts->error_path != NULL && opts->error_path_len > 0) {
-        size_t n = strlen(e.path);
-        if (n >= opts->error_path_len)
-            n = opts->error_path_len - 1;
-        memcpy(opts->error_path, e.path, n);
-        opts->error_path[n] = '\0';
-        e.path = opts->error_path;
-    } else {
-        e.path = NULL;
-    }
-    dm_monitor_close(m);
-    if (err != NULL)
-        *err = e;
-    return e.code;
-}
-
 int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
 {
     dm_monitor *m;
@@ -382,7 +354,7 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
                 continue; /* the cgroup's own files replace these */
             r = files[i]->whole ? dm_file_fit(files[i], &e) : dm_file_read(files[i], &e);
             if (r == DM_E_NOMEM)
-                return fail_open(m, opts, e, err);
+                return dm_fail_open(m, opts, e, err);
             if (r == DM_OK)
                 readable++;
             else if (first.code == DM_OK)
@@ -390,9 +362,9 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         }
     }
     if (readable == 0)
-        return fail_open(m, opts, first, err);
+        return dm_fail_open(m, opts, first, err);
     if (m->kind == DM_KIND_CGROUP && (r = dm_cgroup_open(m, &e)) != DM_OK)
-        return fail_open(m, opts, e, err);
+        return dm_fail_open(m, opts, e, err);
     dm_monitor_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
                          &baseline);
     *out = m;
@@ -456,8 +428,9 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     return r;
 }
 
-static int sample_memory(dm_monitor *m, dm_sample *out)
+static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
 {
+    (void)now_ns; /* memory is a level, not a rate */
     dm_meminfo mi;
     int r = dm_file_read(&m->meminfo, &out->memory);
     if (r != DM_OK)
@@ -537,45 +510,13 @@ have_counters:
 
 int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
 {
-    int first = DM_OK, r;
+    static const dm_metric_sampler host[4] = {sample_cpu, sample_memory, sample_disk,
+                                              sample_network};
+    static const dm_metric_sampler cgroup[4] = {dm_cgroup_sample_cpu, dm_cgroup_sample_memory,
+                                                dm_cgroup_sample_disk, sample_network};
     if (m == NULL || out == NULL)
         return DM_E_INVALID;
-    /* Readings not requested are left as they were, so a caller can retry a subset. */
-    if (metrics & DM_CPU)
-        dm_set_error(&out->cpu, DM_OK, 0, NULL, NULL);
-    if (metrics & DM_MEMORY)
-        dm_set_error(&out->memory, DM_OK, 0, NULL, NULL);
-    if (metrics & DM_DISK)
-        dm_set_error(&out->disk, DM_OK, 0, NULL, NULL);
-    if (metrics & DM_NETWORK)
-        dm_set_error(&out->network, DM_OK, 0, NULL, NULL);
-    if (m->kind == DM_KIND_CGROUP) {
-        if ((metrics & DM_CPU) && (r = dm_cgroup_sample_cpu(m, now_ns, out)) != DM_OK &&
-            first == DM_OK)
-            first = r;
-        if ((metrics & DM_MEMORY) && (r = dm_cgroup_sample_memory(m, now_ns, out)) != DM_OK &&
-            first == DM_OK)
-            first = r;
-        if ((metrics & DM_DISK) && (r = dm_cgroup_sample_disk(m, now_ns, out)) != DM_OK &&
-            first == DM_OK)
-            first = r;
-    } else {
-        if ((metrics & DM_CPU) && (r = sample_cpu(m, now_ns, out)) != DM_OK && first == DM_OK)
-            first = r;
-        if ((metrics & DM_MEMORY) && (r = sample_memory(m, out)) != DM_OK && first == DM_OK)
-            first = r;
-        if ((metrics & DM_DISK) && (r = sample_disk(m, now_ns, out)) != DM_OK && first == DM_OK)
-            first = r;
-    }
-    if ((metrics & DM_NETWORK) && (r = sample_network(m, now_ns, out)) != DM_OK &&
-        first == DM_OK)
-        first = r;
-    if (((metrics & DM_CPU) && out->cpu.code == DM_E_BUFFER) ||
-        ((metrics & DM_MEMORY) && out->memory.code == DM_E_BUFFER) ||
-        ((metrics & DM_DISK) && out->disk.code == DM_E_BUFFER) ||
-        ((metrics & DM_NETWORK) && out->network.code == DM_E_BUFFER))
-        return DM_E_BUFFER; /* the one status the caller acts on: grow, then retry */
-    return first;
+    return dm_sample_metrics(m, metrics, now_ns, out, m->kind == DM_KIND_CGROUP ? cgroup : host);
 }
 
 int dm_monitor_sample(dm_monitor *m, unsigned metrics, dm_sample *out)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "danube_metrics.h"
+#include "dm_backend.h"
 
 #define MIN_BUFFER 4096
 #define STAT_BUFFER 4096 /* only the first line of /proc/stat is needed */
@@ -61,7 +62,6 @@ struct dm_monitor {
     struct dm_cgroup cg;
 };
 
-void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail);
 char *dm_join_path(const char *root, const char *rel);
 int dm_file_init(struct dm_file *f, const char *root, const char *rel, int whole);
 void dm_file_free(struct dm_file *f);

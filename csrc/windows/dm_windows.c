@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "danube_metrics.h"
+#include "dm_backend.h"
 
 #ifdef _MSC_VER
 #pragma comment(lib, "iphlpapi.lib")
@@ -102,16 +103,6 @@ struct dm_monitor {
     struct dm_iface ifaces[DM_MAX_IFACES];
     dm_error net_status;     /* why interfaces cannot be read at all, or DM_OK */
 };
-
-static void set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail)
-{
-    if (e == NULL)
-        return;
-    e->code = code;
-    e->os_errno = os_errno;
-    e->path = path;
-    e->detail = detail;
-}
 
 static uint64_t filetime_u64(const FILETIME *ft)
 {
@@ -190,7 +181,7 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     if (m->nt_query_ex != NULL) {
         LONG st = 0;
         if (cpu_groups_read(m, &idle, &kernel, &user, &st) != DM_OK) {
-            set_error(&out->cpu, DM_E_OS, (int)st, "NtQuerySystemInformationEx",
+            dm_set_error(&out->cpu, DM_E_OS, (int)st, "NtQuerySystemInformationEx",
                       "NtQuerySystemInformationEx(SystemProcessorPerformanceInformation) failed "
                       "(os_errno is the NTSTATUS)");
             return DM_E_OS;
@@ -198,7 +189,7 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     } else {
         FILETIME fi, fk, fu;
         if (!GetSystemTimes(&fi, &fk, &fu)) {
-            set_error(&out->cpu, DM_E_OS, (int)GetLastError(), "GetSystemTimes",
+            dm_set_error(&out->cpu, DM_E_OS, (int)GetLastError(), "GetSystemTimes",
                       "GetSystemTimes failed");
             return DM_E_OS;
         }
@@ -210,21 +201,22 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     r = dm_rate_busy_percent(&m->cpu_rate, busy, idle, now_ns, m->min_interval_ns,
                              &out->cpu_percent, &detail);
     if (r != DM_OK)
-        set_error(&out->cpu, r, 0, m->nt_query_ex != NULL ? "NtQuerySystemInformationEx"
+        dm_set_error(&out->cpu, r, 0, m->nt_query_ex != NULL ? "NtQuerySystemInformationEx"
                                                             : "GetSystemTimes", detail);
     return r;
 }
 
 /* ---- Memory --------------------------------------------------------------------------- */
 
-static int sample_memory(dm_monitor *m, dm_sample *out)
+static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
 {
+    (void)now_ns; /* memory is a level, not a rate */
     MEMORYSTATUSEX ms;
     dm_meminfo mi;
     (void)m;
     ms.dwLength = sizeof ms;
     if (!GlobalMemoryStatusEx(&ms)) {
-        set_error(&out->memory, DM_E_OS, (int)GetLastError(), "GlobalMemoryStatusEx",
+        dm_set_error(&out->memory, DM_E_OS, (int)GetLastError(), "GlobalMemoryStatusEx",
                   "GlobalMemoryStatusEx failed");
         return DM_E_OS;
     }
@@ -232,7 +224,7 @@ static int sample_memory(dm_monitor *m, dm_sample *out)
     mi.available = ms.ullAvailPhys;
     mi.has_mem_available = 1;
     if (dm_memory_percent(&mi, &out->memory_percent) != DM_OK) {
-        set_error(&out->memory, DM_E_PARSE, 0, "GlobalMemoryStatusEx",
+        dm_set_error(&out->memory, DM_E_PARSE, 0, "GlobalMemoryStatusEx",
                   "GlobalMemoryStatusEx reported no physical memory");
         return DM_E_PARSE;
     }
@@ -353,16 +345,16 @@ static int disks_open(dm_monitor *m)
     if (m->ndisks > 0)
         return DM_OK;
     if (first_error != ERROR_SUCCESS)
-        set_error(&m->disk_status, DM_E_OS, (int)first_error, m->disk_error_path,
+        dm_set_error(&m->disk_status, DM_E_OS, (int)first_error, m->disk_error_path,
                   "CreateFile or DeviceIoControl(IOCTL_DISK_PERFORMANCE) failed on every "
                   "\\\\.\\PhysicalDriveN");
     else if (unsupported > 0)
-        set_error(&m->disk_status, DM_E_UNSUPPORTED, 0, "IOCTL_DISK_PERFORMANCE",
+        dm_set_error(&m->disk_status, DM_E_UNSUPPORTED, 0, "IOCTL_DISK_PERFORMANCE",
                   unsupported_error == ERROR_INVALID_PARAMETER
                       ? "no physical drive answers IOCTL_DISK_PERFORMANCE (invalid parameter)"
                       : "no physical drive answers IOCTL_DISK_PERFORMANCE (not supported)");
     else if (found == 0)
-        set_error(&m->disk_status, DM_E_UNSUPPORTED, 0, "\\\\.\\PhysicalDrive0",
+        dm_set_error(&m->disk_status, DM_E_UNSUPPORTED, 0, "\\\\.\\PhysicalDrive0",
                   "no \\\\.\\PhysicalDriveN device exists");
     /* else only file-backed disks: nothing to count, 0 B/s */
     return DM_OK;
@@ -387,7 +379,7 @@ static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
             continue;
         if (!disk_perf(m, d->h, 0, &e)) {
             if (e == ERROR_INSUFFICIENT_BUFFER || e == ERROR_MORE_DATA) {
-                set_error(&out->disk, DM_E_BUFFER, 0, d->path,
+                dm_set_error(&out->disk, DM_E_BUFFER, 0, d->path,
                           "DISK_PERFORMANCE larger than its buffer");
                 return DM_E_BUFFER;
             }
@@ -398,7 +390,7 @@ static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
                 d->h = INVALID_HANDLE_VALUE;
                 continue;
             }
-            set_error(&out->disk, DM_E_OS, (int)e, d->path,
+            dm_set_error(&out->disk, DM_E_OS, (int)e, d->path,
                       "DeviceIoControl(IOCTL_DISK_PERFORMANCE) failed");
             return DM_E_OS;
         }
@@ -407,7 +399,7 @@ static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
     }
     r = dm_rate_per_second(&m->disk_rate, now, now_ns, m->min_interval_ns, rate, &detail);
     if (r != DM_OK) {
-        set_error(&out->disk, r, 0, "IOCTL_DISK_PERFORMANCE", detail);
+        dm_set_error(&out->disk, r, 0, "IOCTL_DISK_PERFORMANCE", detail);
         return r;
     }
     out->disk_read_bytes_per_sec = rate[0];
@@ -472,7 +464,7 @@ static void ifaces_open(dm_monitor *m)
     NETIO_STATUS st = GetIfTable2(&table);
     ULONG i;
     if (st != NO_ERROR) {
-        set_error(&m->net_status, DM_E_OS, (int)st, "GetIfTable2", "GetIfTable2 failed");
+        dm_set_error(&m->net_status, DM_E_OS, (int)st, "GetIfTable2", "GetIfTable2 failed");
         return;
     }
     if (m->net_mode == DM_NET_USER_LIST) {
@@ -536,7 +528,7 @@ static int sample_network(dm_monitor *m, int64_t now_ns, dm_sample *out)
         if (st == ERROR_FILE_NOT_FOUND || st == ERROR_NOT_FOUND)
             continue; /* gone for now: its bytes leave the sum (a reset); asked again next time */
         if (st != NO_ERROR) {
-            set_error(&out->network, DM_E_OS, (int)st, "GetIfEntry2", "GetIfEntry2 failed");
+            dm_set_error(&out->network, DM_E_OS, (int)st, "GetIfEntry2", "GetIfEntry2 failed");
             return DM_E_OS;
         }
         now[0] += row.InOctets;
@@ -544,7 +536,7 @@ static int sample_network(dm_monitor *m, int64_t now_ns, dm_sample *out)
     }
     r = dm_rate_per_second(&m->net_rate, now, now_ns, m->min_interval_ns, rate, &detail);
     if (r != DM_OK) {
-        set_error(&out->network, r, 0, "GetIfEntry2", detail);
+        dm_set_error(&out->network, r, 0, "GetIfEntry2", detail);
         return r;
     }
     out->net_rx_bytes_per_sec = rate[0];
@@ -553,24 +545,6 @@ static int sample_network(dm_monitor *m, int64_t now_ns, dm_sample *out)
 }
 
 /* ---- The monitor ---------------------------------------------------------------------- */
-
-static int fail_open(dm_monitor *m, const dm_options *opts, dm_error e, dm_error *err)
-{
-    if (e.path != NULL && opts->error_path != NULL && opts->error_path_len > 0) {
-        size_t n = strlen(e.path);
-        if (n >= opts->error_path_len)
-            n = opts->error_path_len - 1;
-        memcpy(opts->error_path, e.path, n);
-        opts->error_path[n] = '\0';
-        e.path = opts->error_path;
-    } else {
-        e.path = NULL;
-    }
-    dm_monitor_close(m);
-    if (err != NULL)
-        *err = e;
-    return e.code;
-}
 
 int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
 {
@@ -581,25 +555,25 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     size_t i;
     int readable = 0;
 
-    set_error(err, DM_OK, 0, NULL, NULL);
+    dm_set_error(err, DM_OK, 0, NULL, NULL);
     if (opts == NULL || out == NULL || opts->min_interval_ns < 0 ||
         (opts->kind != 0 && opts->kind != DM_KIND_HOST && opts->kind != DM_KIND_CGROUP)) {
-        set_error(err, DM_E_INVALID, 0, NULL, "invalid options");
+        dm_set_error(err, DM_E_INVALID, 0, NULL, "invalid options");
         return DM_E_INVALID;
     }
     if (opts->kind == DM_KIND_CGROUP) {
-        set_error(err, DM_E_UNSUPPORTED, 0, NULL,
+        dm_set_error(err, DM_E_UNSUPPORTED, 0, NULL,
                   "the cgroup monitor is Linux only; Windows has the host monitor");
         return DM_E_UNSUPPORTED;
     }
     if (opts->root != NULL && opts->root[0] != '\0' && strcmp(opts->root, "/") != 0) {
-        set_error(err, DM_E_INVALID, 0, NULL,
+        dm_set_error(err, DM_E_INVALID, 0, NULL,
                   "a root prefix is not supported on Windows (only NULL, \"\" or \"/\")");
         return DM_E_INVALID;
     }
     m = calloc(1, sizeof *m);
     if (m == NULL) {
-        set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+        dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
         return DM_E_NOMEM;
     }
     m->min_interval_ns = opts->min_interval_ns;
@@ -608,14 +582,14 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     if (opts->interfaces != NULL && opts->interfaces[0] != '\0' &&
         ifaces_from_list(m, opts->interfaces) != DM_OK) {
         dm_monitor_close(m);
-        set_error(err, DM_E_INVALID, 0, NULL,
+        dm_set_error(err, DM_E_INVALID, 0, NULL,
                   "bad interface list (comma-separated aliases, at most 64)");
         return DM_E_INVALID;
     }
     cpu_open(m);
     if (disks_open(m) == DM_E_NOMEM) {
         dm_monitor_close(m);
-        set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+        dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
         return DM_E_NOMEM;
     }
     ifaces_open(m);
@@ -632,7 +606,7 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
             first = *readings[i];
     }
     if (readable == 0)
-        return fail_open(m, opts, first, err);
+        return dm_fail_open(m, opts, first, err);
     *out = m;
     return DM_OK;
 }
@@ -651,13 +625,13 @@ void dm_monitor_close(dm_monitor *m)
 
 int dm_monitor_grow(dm_monitor *m, unsigned metrics, dm_error *err)
 {
-    set_error(err, DM_OK, 0, NULL, NULL);
+    dm_set_error(err, DM_OK, 0, NULL, NULL);
     if (m == NULL)
         return DM_E_INVALID;
     if ((metrics & DM_DISK) && m->perf_cap < DM_WIN_PERF_MAX) {
         unsigned char *bigger = realloc(m->perf_buf, (size_t)m->perf_cap * 2);
         if (bigger == NULL) {
-            set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+            dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
             return DM_E_NOMEM;
         }
         m->perf_buf = bigger;
@@ -668,30 +642,11 @@ int dm_monitor_grow(dm_monitor *m, unsigned metrics, dm_error *err)
 
 int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
 {
-    int first = DM_OK, r;
+    static const dm_metric_sampler samplers[4] = {sample_cpu, sample_memory, sample_disk,
+                                                  sample_network};
     if (m == NULL || out == NULL)
         return DM_E_INVALID;
-    /* Readings not requested are left as they were, so a caller can retry a subset. */
-    if (metrics & DM_CPU)
-        set_error(&out->cpu, DM_OK, 0, NULL, NULL);
-    if (metrics & DM_MEMORY)
-        set_error(&out->memory, DM_OK, 0, NULL, NULL);
-    if (metrics & DM_DISK)
-        set_error(&out->disk, DM_OK, 0, NULL, NULL);
-    if (metrics & DM_NETWORK)
-        set_error(&out->network, DM_OK, 0, NULL, NULL);
-    if ((metrics & DM_CPU) && (r = sample_cpu(m, now_ns, out)) != DM_OK && first == DM_OK)
-        first = r;
-    if ((metrics & DM_MEMORY) && (r = sample_memory(m, out)) != DM_OK && first == DM_OK)
-        first = r;
-    if ((metrics & DM_DISK) && (r = sample_disk(m, now_ns, out)) != DM_OK && first == DM_OK)
-        first = r;
-    if ((metrics & DM_NETWORK) && (r = sample_network(m, now_ns, out)) != DM_OK &&
-        first == DM_OK)
-        first = r;
-    if ((metrics & DM_DISK) && out->disk.code == DM_E_BUFFER)
-        return DM_E_BUFFER; /* the one status the caller acts on: grow, then retry */
-    return first;
+    return dm_sample_metrics(m, metrics, now_ns, out, samplers);
 }
 
 int dm_monitor_sample(dm_monitor *m, unsigned metrics, dm_sample *out)

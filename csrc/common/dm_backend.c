@@ -1,0 +1,53 @@
+/* What every platform backend shares: see dm_backend.h. */
+#include <string.h>
+
+#include "dm_backend.h"
+
+void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail)
+{
+    if (e == NULL)
+        return;
+    e->code = code;
+    e->os_errno = os_errno;
+    e->path = path;
+    e->detail = detail;
+}
+
+int dm_fail_open(dm_monitor *mon, const dm_options *opts, dm_error e, dm_error *err)
+{
+    if (e.path != NULL && opts->error_path != NULL && opts->error_path_len > 0) {
+        size_t n = strlen(e.path);
+        if (n >= opts->error_path_len)
+            n = opts->error_path_len - 1;
+        memcpy(opts->error_path, e.path, n);
+        opts->error_path[n] = '\0';
+        e.path = opts->error_path;
+    } else {
+        e.path = NULL;
+    }
+    dm_monitor_close(mon);
+    if (err != NULL)
+        *err = e;
+    return e.code;
+}
+
+int dm_sample_metrics(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out,
+                      const dm_metric_sampler samplers[4])
+{
+    static const unsigned bits[4] = {DM_CPU, DM_MEMORY, DM_DISK, DM_NETWORK};
+    dm_error *errors[4];
+    int first = DM_OK, buffer = 0, i, r;
+    errors[0] = &out->cpu, errors[1] = &out->memory;
+    errors[2] = &out->disk, errors[3] = &out->network;
+    for (i = 0; i < 4; i++) {
+        if (!(metrics & bits[i]))
+            continue; /* left as it was, so that a caller can retry a subset */
+        dm_set_error(errors[i], DM_OK, 0, NULL, NULL);
+        r = samplers[i](mon, now_ns, out);
+        if (r != DM_OK && first == DM_OK)
+            first = r;
+        if (errors[i]->code == DM_E_BUFFER)
+            buffer = 1;
+    }
+    return buffer ? DM_E_BUFFER : first;
+}

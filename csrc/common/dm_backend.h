@@ -1,0 +1,23 @@
+/* Internal: what every platform backend shares (errors, a failed open, the per-metric
+   dispatch of a sample). Not part of the public API. */
+#ifndef DM_BACKEND_H
+#define DM_BACKEND_H
+
+#include "danube_metrics.h"
+
+void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail);
+
+/* Closes a monitor that failed to open and hands its error to the caller, the failing path
+   copied into opts->error_path first (the monitor's own copy dies with it; NULL without one). */
+int dm_fail_open(dm_monitor *mon, const dm_options *opts, dm_error e, dm_error *err);
+
+/* One reading of a backend: fills its figures and its dm_error in `out`. */
+typedef int (*dm_metric_sampler)(dm_monitor *mon, int64_t now_ns, dm_sample *out);
+
+/* Runs the samplers (cpu, memory, disk, network) of the metrics requested, clearing only
+   their errors. Returns DM_E_BUFFER if any reading hit it (the caller grows and retries that
+   one), else the first failing code, else DM_OK. */
+int dm_sample_metrics(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out,
+                      const dm_metric_sampler samplers[4]);
+
+#endif
