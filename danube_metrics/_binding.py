@@ -535,56 +535,47 @@ def unescape_mount_path(data: bytes, cap: int = 4096) -> bytes:
 NO_LIMIT = 2**64 - 1
 
 
+def _numbers(what: str, parser: Any, data: bytes, count: int, *args: Any) -> list[int]:
+    """Runs a C parser that writes `count` uint64_t results after its (buffer, length) and
+    `args`, raising ParseError naming `what` when it refuses the input."""
+    ptr, n, _keep = _as_c(data)
+    outs = [ffi.new("uint64_t *") for _ in range(count)]
+    rc = parser(ptr, n, *args, *outs)
+    if rc != lib.DM_OK:
+        raise _parse_failed(what, rc)
+    return [int(o[0]) for o in outs]
+
+
 def parse_limit(data: bytes) -> int:
     """A limit file; NO_LIMIT for "max" or a negative value."""
-    ptr, n, _keep = _as_c(data)
-    out = ffi.new("uint64_t *")
-    rc = lib.dm_parse_limit(ptr, n, out)
-    if rc != lib.DM_OK:
-        raise _parse_failed("limit", rc)
-    return int(out[0])
+    return _numbers("limit", lib.dm_parse_limit, data, 1)[0]
 
 
 def parse_cpu_max(data: bytes) -> tuple[int, int]:
-    ptr, n, _keep = _as_c(data)
-    quota = ffi.new("uint64_t *")
-    period = ffi.new("uint64_t *")
-    rc = lib.dm_parse_cpu_max(ptr, n, quota, period)
-    if rc != lib.DM_OK:
-        raise _parse_failed("cpu.max", rc)
-    return int(quota[0]), int(period[0])
+    """v2 cpu.max: (quota, period), quota NO_LIMIT for "max"."""
+    quota, period = _numbers("cpu.max", lib.dm_parse_cpu_max, data, 2)
+    return quota, period
 
 
 def parse_keyed(data: bytes, key: str) -> int:
-    ptr, n, _keep = _as_c(data)
-    out = ffi.new("uint64_t *")
-    rc = lib.dm_parse_keyed_u64(ptr, n, key.encode(), out)
-    if rc != lib.DM_OK:
-        raise _parse_failed("keyed file", rc)
-    return int(out[0])
+    """The value of `key` in a flat keyed file (cpu.stat, memory.stat)."""
+    return _numbers("keyed file", lib.dm_parse_keyed_u64, data, 1, key.encode())[0]
 
 
 def parse_io_stat(data: bytes) -> tuple[int, int]:
-    ptr, n, _keep = _as_c(data)
-    r = ffi.new("uint64_t *")
-    w = ffi.new("uint64_t *")
-    rc = lib.dm_parse_io_stat(ptr, n, r, w)
-    if rc != lib.DM_OK:
-        raise _parse_failed("io.stat", rc)
-    return int(r[0]), int(w[0])
+    """v2 io.stat: (rbytes, wbytes) summed over devices."""
+    rbytes, wbytes = _numbers("io.stat", lib.dm_parse_io_stat, data, 2)
+    return rbytes, wbytes
 
 
 def parse_blkio_bytes(data: bytes) -> tuple[int, int]:
-    ptr, n, _keep = _as_c(data)
-    r = ffi.new("uint64_t *")
-    w = ffi.new("uint64_t *")
-    rc = lib.dm_parse_blkio_bytes(ptr, n, r, w)
-    if rc != lib.DM_OK:
-        raise _parse_failed("blkio", rc)
-    return int(r[0]), int(w[0])
+    """v1 blkio io_service_bytes: (read, write) summed over devices."""
+    read, write = _numbers("blkio", lib.dm_parse_blkio_bytes, data, 2)
+    return read, write
 
 
 def parse_cpu_list(data: bytes) -> int:
+    """A CPU list such as "0-3,8": how many CPUs it names."""
     ptr, n, _keep = _as_c(data)
     out = ffi.new("uint32_t *")
     rc = lib.dm_parse_cpu_list(ptr, n, out)
@@ -595,20 +586,10 @@ def parse_cpu_list(data: bytes) -> int:
 
 def parse_block_stat(data: bytes) -> tuple[int, int]:
     """/sys/block/<disk>/stat: sectors read and written."""
-    ptr, n, _keep = _as_c(data)
-    r = ffi.new("uint64_t *")
-    w = ffi.new("uint64_t *")
-    rc = lib.dm_parse_block_stat(ptr, n, r, w)
-    if rc != lib.DM_OK:
-        raise _parse_failed("block stat", rc)
-    return int(r[0]), int(w[0])
+    read, written = _numbers("block stat", lib.dm_parse_block_stat, data, 2)
+    return read, written
 
 
 def parse_u64_file(data: bytes) -> int:
     """A sysfs counter file: one decimal and a newline."""
-    ptr, n, _keep = _as_c(data)
-    out = ffi.new("uint64_t *")
-    rc = lib.dm_parse_u64_file(ptr, n, out)
-    if rc != lib.DM_OK:
-        raise _parse_failed("counter", rc)
-    return int(out[0])
+    return _numbers("counter", lib.dm_parse_u64_file, data, 1)[0]
