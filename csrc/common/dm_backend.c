@@ -51,3 +51,9 @@ int dm_sample_metrics(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_samp
     }
     return buffer ? DM_E_BUFFER : first;
 }
+
+/* The public entry point, on every platform: a sample at the monotonic clock's time. */
+int dm_monitor_sample(dm_monitor *mon, unsigned metrics, dm_sample *out)
+{
+    return dm_monitor_sample_at(mon, metrics, dm_monotonic_ns(), out);
+}

@@ -230,11 +230,6 @@ int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sam
     return dm_sample_metrics(m, metrics, now_ns, out, samplers);
 }
 
-int dm_monitor_sample(dm_monitor *m, unsigned metrics, dm_sample *out)
-{
-    return dm_monitor_sample_at(m, metrics, dm_monotonic_ns(), out);
-}
-
 int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? DM_KIND_HOST : 0; }
 
 int dm_monitor_environment(dm_monitor *m, dm_environment *out)
