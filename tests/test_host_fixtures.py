@@ -338,3 +338,20 @@ def test_sysfs_of_another_network_namespace_is_not_used(tree_factory: TreeFactor
         assert f"{tree.root}/proc/net/dev" in mon._handle.sample_files(8)
         tree.advance()
         assert mon._sample_at(T0 + 2 * SECOND).network == CASES["linux-6.1"][3]
+
+
+def test_within_min_interval_nothing_is_read(tree_factory: TreeFactory) -> None:
+    # The hot-loop case: a rate asked again before the minimum interval is the last value,
+    # answered without reading, so even a broken file does not show until the interval ends.
+    tree = tree_factory("linux-4.9")
+    with open_monitor(tree, min_interval=1.0) as mon:
+        tree.advance()
+        first = mon._sample_at(T0 + 2 * SECOND)
+        assert first.errors == {}
+        for rel in ("proc/stat", "proc/meminfo", "proc/diskstats", "proc/net/dev"):
+            tree.write(rel, "garbage\n")
+        again = mon._sample_at(T0 + 2 * SECOND + SECOND // 2)
+        assert again == first
+        later = mon._sample_at(T0 + 3 * SECOND)
+        assert set(later.errors) == {"cpu", "memory", "disk", "network"}
+        assert all(isinstance(e, ParseError) for e in later.errors.values())

@@ -261,6 +261,10 @@ int dm_rate_per_second(dm_rate_state *st, const uint64_t now[2], int64_t now_ns,
 /* busy / (busy + idle) * 100 over the interval, from cumulative busy and idle counters. */
 int dm_rate_busy_percent(dm_rate_state *st, uint64_t busy, uint64_t idle, int64_t now_ns,
                          int64_t min_interval_ns, double *out, const char **detail);
+/* Whether a rate can be answered without reading anything: a last value exists and less than
+   the minimum interval has passed since its interval ended. Copies it to out[0..1] if so. */
+int dm_rate_reuse(const dm_rate_state *st, int64_t now_ns, int64_t min_interval_ns,
+                  double out[2]);
 /* Clamps to 0..100, mapping NaN to 0. */
 double dm_clamp_percent(double v);
 

@@ -98,3 +98,12 @@ int dm_rate_busy_percent(dm_rate_state *st, uint64_t busy, uint64_t idle, int64_
         *out = v[0];
     return r;
 }
+
+int dm_rate_reuse(const dm_rate_state *st, int64_t now_ns, int64_t min_interval_ns,
+                  double out[2])
+{
+    if (!st->has_last || now_ns - st->prev_ns >= min_interval_ns)
+        return 0;
+    out[0] = st->last[0], out[1] = st->last[1];
+    return 1;
+}

@@ -418,6 +418,8 @@ int dm_cgroup_sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     if ((r = limits_current(&cg->cpu_limits_ns, now_ns, refresh_cpu_limits, m, &out->cpu)) !=
         DM_OK)
         return r;
+    if (dm_rate_reuse(&m->cpu_rate, now_ns, m->min_interval_ns, rate))
+        goto have_rate;
     if ((r = dm_file_read(&cg->cpu_usage, &out->cpu)) != DM_OK)
         return r;
     if (cg->version == 2) {
@@ -436,6 +438,7 @@ int dm_cgroup_sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
         dm_set_error(&out->cpu, r, 0, cg->cpu_usage.path, detail);
         return r;
     }
+have_rate:
     /* CPU-nanoseconds per second over the capacity the cgroup may use. */
     out->cpu_percent = dm_clamp_percent(rate[0] / 1e9 / cg->cpu_limit_cores * 100.0);
     return DM_OK;
@@ -450,6 +453,8 @@ int dm_cgroup_sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
     struct dm_cgroup *cg = &m->cg;
     uint64_t usage, inactive, capacity, working_set;
     int r;
+    if (dm_memory_reuse(m, now_ns, out))
+        return DM_OK;
     if ((r = limits_current(&cg->mem_limits_ns, now_ns, refresh_memory_limits, m,
                             &out->memory)) != DM_OK)
         return r;
@@ -479,6 +484,7 @@ int dm_cgroup_sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
         return DM_E_PARSE;
     }
     out->memory_percent = dm_clamp_percent((double)working_set / (double)capacity * 100.0);
+    dm_memory_keep(m, now_ns, out->memory_percent);
     return DM_OK;
 }
 
@@ -495,6 +501,8 @@ int dm_cgroup_sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
                                       : "no blkio io_service_bytes file for this cgroup");
         return DM_E_UNSUPPORTED;
     }
+    if (dm_rate_reuse(&m->disk_rate, now_ns, m->min_interval_ns, rate))
+        goto have_rate;
     if ((r = dm_file_read(&cg->io, &out->disk)) != DM_OK)
         return r;
     r = cg->version == 2 ? dm_parse_io_stat(cg->io.buf, cg->io.len, &now[0], &now[1])
@@ -508,6 +516,7 @@ int dm_cgroup_sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
         dm_set_error(&out->disk, r, 0, cg->io.path, detail);
         return r;
     }
+have_rate:
     out->disk_read_bytes_per_sec = rate[0];
     out->disk_write_bytes_per_sec = rate[1];
     return DM_OK;

@@ -412,7 +412,13 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     dm_cpu_times t;
     uint64_t busy, idle;
     const char *detail = NULL;
-    int r = dm_file_read(&m->stat, &out->cpu);
+    double last[2];
+    int r;
+    if (dm_rate_reuse(&m->cpu_rate, now_ns, m->min_interval_ns, last)) {
+        out->cpu_percent = last[0]; /* within the minimum interval: nothing to read */
+        return DM_OK;
+    }
+    r = dm_file_read(&m->stat, &out->cpu);
     if (r != DM_OK)
         return r;
     if (dm_parse_proc_stat(m->stat.buf, m->stat.len, &t) != DM_OK) {
@@ -428,9 +434,26 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     return r;
 }
 
+/* Whether the last memory reading can be given again (within the minimum interval). */
+int dm_memory_reuse(dm_monitor *m, int64_t now_ns, dm_sample *out)
+{
+    if (!m->memory_has_last || now_ns - m->memory_read_ns >= m->min_interval_ns)
+        return 0;
+    out->memory_percent = m->memory_last;
+    return 1;
+}
+
+void dm_memory_keep(dm_monitor *m, int64_t now_ns, double percent)
+{
+    m->memory_last = percent;
+    m->memory_read_ns = now_ns;
+    m->memory_has_last = 1;
+}
+
 static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
 {
-    (void)now_ns; /* memory is a level, not a rate */
+    if (dm_memory_reuse(m, now_ns, out))
+        return DM_OK;
     dm_meminfo mi;
     int r = dm_file_read(&m->meminfo, &out->memory);
     if (r != DM_OK)
@@ -441,6 +464,7 @@ static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
                   "malformed line, or no MemTotal (or no MemAvailable/MemFree/Cached)");
         return DM_E_PARSE;
     }
+    dm_memory_keep(m, now_ns, out->memory_percent);
     return DM_OK;
 }
 
@@ -450,6 +474,8 @@ static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
     double rate[2];
     const char *detail = NULL, *path = m->diskstats.path;
     int r;
+    if (dm_rate_reuse(&m->disk_rate, now_ns, m->min_interval_ns, rate))
+        goto have_rate;
     if (m->disk_stat == NULL || sum_disk_files(m, now) != 0) {
         /* Both sources count the same sectors: switching never makes a jump. */
         if ((r = dm_file_read(&m->diskstats, &out->disk)) != DM_OK)
@@ -470,6 +496,7 @@ static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
         dm_set_error(&out->disk, r, 0, path, detail);
         return r;
     }
+have_rate:
     out->disk_read_bytes_per_sec = rate[0];
     out->disk_write_bytes_per_sec = rate[1];
     return DM_OK;
@@ -481,6 +508,8 @@ static int sample_network(dm_monitor *m, int64_t now_ns, dm_sample *out)
     double rate[2];
     const char *detail = NULL, *path = m->netdev.path;
     int r;
+    if (dm_rate_reuse(&m->net_rate, now_ns, m->min_interval_ns, rate))
+        goto have_rate;
     if (m->net_stat == NULL || sum_net_files(m, now) != 0) {
         if ((r = dm_file_read(&m->netdev, &out->network)) != DM_OK)
             return r;
@@ -503,6 +532,7 @@ have_counters:
         dm_set_error(&out->network, r, 0, path, detail);
         return r;
     }
+have_rate:
     out->net_rx_bytes_per_sec = rate[0];
     out->net_tx_bytes_per_sec = rate[1];
     return DM_OK;
