@@ -28,7 +28,8 @@ from danube_metrics.report import LoadReport, ResourceType, generate_load_report
 
 BAR_WIDTH = 30
 HISTORY = 40
-SPARKS = " ▁▂▃▄▅▆▇█"
+# The lowest level is a visible bar: an idle history must still show as a line.
+SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def human_bytes(rate: float) -> str:
@@ -50,7 +51,8 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> str:
 def sparkline(values: Sequence[float], top: float) -> str:
     if top <= 0:
         return SPARKS[0] * len(values)
-    return "".join(SPARKS[min(8, round(v / top * 8))] for v in values)
+    top_level = len(SPARKS) - 1
+    return "".join(SPARKS[max(0, min(top_level, round(v / top * top_level)))] for v in values)
 
 
 class LiveView:

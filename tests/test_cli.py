@@ -86,7 +86,8 @@ def test_helpers() -> None:
     assert human_bytes(3 * 1024**3) == "3.0 GiB/s"
     assert bar(0.5, 10) == "[#####.....]"
     assert bar(2.0, 4) == "[####]"
-    assert sparkline([0, 50, 100], 100) == " ▄█"
+    assert sparkline([0, 50, 100], 100) == "▁▅█"
+    assert sparkline([0.0, 0.0], 0.0) == "▁▁"
 
 
 def test_main_in_process(capsys: pytest.CaptureFixture[str]) -> None:
