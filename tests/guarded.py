@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ import pytest
 from danube_metrics._native import ffi
 
 from danube_metrics import _binding
+from danube_metrics.errors import ParseError
 
 Side = Literal["after", "before"]
 
@@ -116,3 +117,15 @@ def guarded_as_c(side: Side = "after") -> Iterator[list[GuardedBuffer]]:
     finally:
         for buf in made:
             buf.close()
+
+
+def guarded_outcome(parse: Callable[[bytes], object], data: bytes, side: Side) -> Any:
+    """The parser's result on a guard-page copy of `data`, or the ParseError class if it
+    refused the input. Any other exception, or a crash, fails the test."""
+    with guarded_as_c(side) as made:
+        try:
+            result = parse(data)
+        except ParseError:
+            result = ParseError
+    assert made, "the guard-page _as_c was bypassed: nothing is being checked"
+    return result

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional
 
 import pytest
-from guarded import Side, guarded_as_c
+from guarded import guarded_as_c, guarded_outcome
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -488,18 +488,6 @@ FUZZ_TARGETS: dict[str, Target] = {
         model=lambda d, _: model_cpu_list(d),
     ),
 }
-
-
-def guarded_outcome(parse: Callable[[bytes], object], data: bytes, side: Side) -> Outcome:
-    """The parser's result on a guard-page copy of `data`, or the ParseError class if it
-    refused it. Any other exception, or a crash, fails the test."""
-    with guarded_as_c(side) as made:
-        try:
-            result = parse(data)
-        except ParseError:
-            result = ParseError
-    assert made, "the guard-page _as_c was bypassed: nothing is being checked"
-    return result
 
 
 @pytest.mark.parametrize("name", sorted(FUZZ_TARGETS))

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Union
 
 import pytest
 from conftest import run_python
-from guarded import PAGE, Side, guarded_as_c
+from guarded import PAGE, Side, guarded_as_c, guarded_outcome
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -286,18 +286,6 @@ FUZZ_TARGETS: dict[str, tuple[Parser, st.SearchStrategy[bytes]]] = {
         _fuzz_inputs(netdev_files()),
     ),
 }
-
-
-def guarded_outcome(parse: Parser, data: bytes, side: Side) -> object:
-    """The parser's result on a guard-page copy of `data`, or ParseError (the class) if it
-    refused the input. Any other exception, or a crash, fails the test."""
-    with guarded_as_c(side) as made:
-        try:
-            result = parse(data)
-        except ParseError:
-            result = ParseError
-    assert made, "the guard-page _as_c was bypassed: nothing is being checked"
-    return result
 
 
 @pytest.mark.parametrize("target", sorted(FUZZ_TARGETS))
