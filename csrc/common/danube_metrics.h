@@ -265,6 +265,16 @@ int dm_rate_busy_percent(dm_rate_state *st, uint64_t busy, uint64_t idle, int64_
    the minimum interval has passed since its interval ended. Copies it to out[0..1] if so. */
 int dm_rate_reuse(const dm_rate_state *st, int64_t now_ns, int64_t min_interval_ns,
                   double out[2]);
+/* The last value of a level (memory %) and when it was read: within the minimum interval it is
+   given again without reading, like the rates. */
+typedef struct dm_level_state {
+    double last;
+    int64_t read_ns;
+    int has_last;
+} dm_level_state;
+int dm_level_reuse(const dm_level_state *st, int64_t now_ns, int64_t min_interval_ns,
+                   double *out);
+void dm_level_keep(dm_level_state *st, int64_t now_ns, double value);
 /* Clamps to 0..100, mapping NaN to 0. */
 double dm_clamp_percent(double v);
 

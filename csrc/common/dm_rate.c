@@ -107,3 +107,19 @@ int dm_rate_reuse(const dm_rate_state *st, int64_t now_ns, int64_t min_interval_
     out[0] = st->last[0], out[1] = st->last[1];
     return 1;
 }
+
+int dm_level_reuse(const dm_level_state *st, int64_t now_ns, int64_t min_interval_ns,
+                   double *out)
+{
+    if (!st->has_last || now_ns - st->read_ns >= min_interval_ns)
+        return 0;
+    *out = st->last;
+    return 1;
+}
+
+void dm_level_keep(dm_level_state *st, int64_t now_ns, double value)
+{
+    st->last = value;
+    st->read_ns = now_ns;
+    st->has_last = 1;
+}

@@ -159,8 +159,13 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     const char *detail = NULL;
     uint64_t busy, idle;
     kern_return_t kr;
+    double last[2];
     int i, r;
 
+    if (dm_rate_reuse(&m->cpu_rate, now_ns, m->min_interval_ns, last)) {
+        out->cpu_percent = last[0]; /* within the minimum interval: nothing to read */
+        return DM_OK;
+    }
     kr = host_statistics(m->host, HOST_CPU_LOAD_INFO, (host_info_t)&info, &count);
     if (kr != KERN_SUCCESS) {
         dm_set_error(&out->cpu, DM_E_OS, EIO, SRC_CPU, "the Mach call failed");
@@ -188,13 +193,14 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
 
 static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
 {
-    (void)now_ns; /* memory is a level, not a rate */
     vm_statistics64_data_t vm;
     mach_msg_type_number_t count = HOST_VM_INFO64_COUNT;
     dm_meminfo mi;
     uint64_t free_pages;
     kern_return_t kr;
 
+    if (dm_level_reuse(&m->memory_level, now_ns, m->min_interval_ns, &out->memory_percent))
+        return DM_OK;
     if (m->mem_total == 0) {
         dm_set_error(&out->memory, DM_E_OS, EIO, SRC_MEMSIZE, "could not be read at open");
         return DM_E_OS;
@@ -218,6 +224,7 @@ static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
         dm_set_error(&out->memory, DM_E_PARSE, 0, SRC_MEMSIZE, "total memory is 0");
         return DM_E_PARSE;
     }
+    dm_level_keep(&m->memory_level, now_ns, out->memory_percent);
     return DM_OK;
 }
 

@@ -139,6 +139,11 @@ int dm_darwin_disk_sample(dm_monitor *m, int64_t now_ns, dm_sample *out)
                      "IOServiceGetMatchingServices failed at open");
         return m->disk_status;
     }
+    if (dm_rate_reuse(&m->disk_rate, now_ns, m->min_interval_ns, rate)) {
+        out->disk_read_bytes_per_sec = rate[0]; /* within the minimum interval */
+        out->disk_write_bytes_per_sec = rate[1];
+        return DM_OK;
+    }
     for (i = 0; i < m->ndisks; i++) {
         uint64_t now[2];
         int k;

@@ -103,6 +103,7 @@ struct dm_monitor {
     uint32_t cpu_raw[4];
     uint64_t cpu_total[4];
     dm_rate_state cpu_rate;
+    dm_level_state memory_level;
 
     /* Memory. */
     uint64_t mem_total;  /* hw.memsize, read at open; 0 if it could not be read */

@@ -242,6 +242,11 @@ int dm_darwin_net_sample(dm_monitor *m, int64_t now_ns, dm_sample *out)
     const char *detail = NULL;
     int r, reset = 0;
 
+    if (dm_rate_reuse(&m->net_rate, now_ns, m->min_interval_ns, rate)) {
+        out->net_rx_bytes_per_sec = rate[0]; /* within the minimum interval */
+        out->net_tx_bytes_per_sec = rate[1];
+        return DM_OK;
+    }
     if ((r = net_read(m, &len, &out->network)) != DM_OK)
         return r;
     if (!m->ifaces_chosen && choose_ifaces(m, m->net_buf, len) != DM_OK) {

@@ -453,7 +453,7 @@ int dm_cgroup_sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
     struct dm_cgroup *cg = &m->cg;
     uint64_t usage, inactive, capacity, working_set;
     int r;
-    if (dm_memory_reuse(m, now_ns, out))
+    if (dm_level_reuse(&m->memory_level, now_ns, m->min_interval_ns, &out->memory_percent))
         return DM_OK;
     if ((r = limits_current(&cg->mem_limits_ns, now_ns, refresh_memory_limits, m,
                             &out->memory)) != DM_OK)
@@ -484,7 +484,7 @@ int dm_cgroup_sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
         return DM_E_PARSE;
     }
     out->memory_percent = dm_clamp_percent((double)working_set / (double)capacity * 100.0);
-    dm_memory_keep(m, now_ns, out->memory_percent);
+    dm_level_keep(&m->memory_level, now_ns, out->memory_percent);
     return DM_OK;
 }
 

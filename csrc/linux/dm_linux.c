@@ -434,25 +434,9 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     return r;
 }
 
-/* Whether the last memory reading can be given again (within the minimum interval). */
-int dm_memory_reuse(dm_monitor *m, int64_t now_ns, dm_sample *out)
-{
-    if (!m->memory_has_last || now_ns - m->memory_read_ns >= m->min_interval_ns)
-        return 0;
-    out->memory_percent = m->memory_last;
-    return 1;
-}
-
-void dm_memory_keep(dm_monitor *m, int64_t now_ns, double percent)
-{
-    m->memory_last = percent;
-    m->memory_read_ns = now_ns;
-    m->memory_has_last = 1;
-}
-
 static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
 {
-    if (dm_memory_reuse(m, now_ns, out))
+    if (dm_level_reuse(&m->memory_level, now_ns, m->min_interval_ns, &out->memory_percent))
         return DM_OK;
     dm_meminfo mi;
     int r = dm_file_read(&m->meminfo, &out->memory);
@@ -464,7 +448,7 @@ static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
                   "malformed line, or no MemTotal (or no MemAvailable/MemFree/Cached)");
         return DM_E_PARSE;
     }
-    dm_memory_keep(m, now_ns, out->memory_percent);
+    dm_level_keep(&m->memory_level, now_ns, out->memory_percent);
     return DM_OK;
 }
 

@@ -49,11 +49,7 @@ struct dm_monitor {
     char *root;
     struct dm_file stat, meminfo, diskstats, netdev;
     dm_rate_state cpu_rate, disk_rate, net_rate;
-    /* The last memory reading and its time: within the minimum interval it is answered again
-       without reading, like the rates. */
-    double memory_last;
-    int64_t memory_read_ns;
-    int memory_has_last;
+    dm_level_state memory_level;
     int disks_chosen;
     dm_disk_set disks;
     int ifaces_chosen;
@@ -73,8 +69,7 @@ void dm_file_free(struct dm_file *f);
 int dm_file_read(struct dm_file *f, dm_error *err);
 int dm_file_fit(struct dm_file *f, dm_error *err);
 int dm_is_dir(const char *path);
-int dm_memory_reuse(dm_monitor *m, int64_t now_ns, dm_sample *out);
-void dm_memory_keep(dm_monitor *m, int64_t now_ns, double percent);
+
 
 /* The cgroup monitor (dm_cgroup.c). */
 void dm_cgroup_init(dm_monitor *m); /* every descriptor closed (-1) */

@@ -84,6 +84,7 @@ struct dm_iface {
 struct dm_monitor {
     int64_t min_interval_ns;
     dm_rate_state cpu_rate, disk_rate, net_rate;
+    dm_level_state memory_level;
 
     /* CPU: GetSystemTimes, or every processor group when there are several. */
     dm_nt_query_ex_fn nt_query_ex; /* NULL: GetSystemTimes */
@@ -177,7 +178,12 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
 {
     uint64_t idle, kernel, user, busy;
     const char *detail = NULL;
+    double last[2];
     int r;
+    if (dm_rate_reuse(&m->cpu_rate, now_ns, m->min_interval_ns, last)) {
+        out->cpu_percent = last[0]; /* within the minimum interval: nothing to read */
+        return DM_OK;
+    }
     if (m->nt_query_ex != NULL) {
         LONG st = 0;
         if (cpu_groups_read(m, &idle, &kernel, &user, &st) != DM_OK) {
@@ -210,10 +216,10 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
 
 static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
 {
-    (void)now_ns; /* memory is a level, not a rate */
     MEMORYSTATUSEX ms;
     dm_meminfo mi;
-    (void)m;
+    if (dm_level_reuse(&m->memory_level, now_ns, m->min_interval_ns, &out->memory_percent))
+        return DM_OK;
     ms.dwLength = sizeof ms;
     if (!GlobalMemoryStatusEx(&ms)) {
         dm_set_error(&out->memory, DM_E_OS, (int)GetLastError(), "GlobalMemoryStatusEx",
@@ -228,6 +234,7 @@ static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
                   "GlobalMemoryStatusEx reported no physical memory");
         return DM_E_PARSE;
     }
+    dm_level_keep(&m->memory_level, now_ns, out->memory_percent);
     return DM_OK;
 }
 
@@ -371,6 +378,11 @@ static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
         out->disk = m->disk_status;
         return m->disk_status.code;
     }
+    if (dm_rate_reuse(&m->disk_rate, now_ns, m->min_interval_ns, rate)) {
+        out->disk_read_bytes_per_sec = rate[0]; /* within the minimum interval */
+        out->disk_write_bytes_per_sec = rate[1];
+        return DM_OK;
+    }
     for (i = 0; i < m->ndisks; i++) {
         struct dm_disk *d = &m->disks[i];
         const DISK_PERFORMANCE *p = (const DISK_PERFORMANCE *)(const void *)m->perf_buf;
@@ -513,6 +525,11 @@ static int sample_network(dm_monitor *m, int64_t now_ns, dm_sample *out)
     const char *detail = NULL;
     size_t i;
     int r;
+    if (dm_rate_reuse(&m->net_rate, now_ns, m->min_interval_ns, rate)) {
+        out->net_rx_bytes_per_sec = rate[0]; /* within the minimum interval */
+        out->net_tx_bytes_per_sec = rate[1];
+        return DM_OK;
+    }
     if (m->net_status.code != DM_OK) {
         out->network = m->net_status;
         return m->net_status.code;
