@@ -1,0 +1,184 @@
+/* Plain C unit tests of the platform-independent core (csrc/common): parsers and rate maths.
+   Built from csrc/common alone and run by tests/test_c_unit.py. Prints "N passed, N failed". */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "danube_metrics.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (cond) {                                                                          \
+            passed++;                                                                        \
+        } else {                                                                             \
+            failed++;                                                                        \
+            printf("FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond);                         \
+        }                                                                                    \
+    } while (0)
+
+#define LEN(s) (sizeof(s) - 1)
+/* A string literal and its length, as the parsers take them. */
+#define STR(s) s, LEN(s)
+
+static int near(double a, double b) { return fabs(a - b) < 1e-9 * (fabs(b) + 1.0); }
+
+static void test_proc_stat(void)
+{
+    static const char ok[] = "cpu  100 5 50 800 20 1 2 3 40 0\ncpu0 1 2 3 4\n";
+    static const char old[] = "cpu  1 2 3 4\n";
+    static const char cut[] = "cpu  100 5 50";
+    dm_cpu_times t;
+    uint64_t busy, idle;
+    CHECK(dm_parse_proc_stat(ok, LEN(ok), &t) == DM_OK && t.nfields == 10 && t.steal == 3);
+    dm_cpu_busy_idle(&t, &busy, &idle);
+    CHECK(busy == 100 + 5 + 50 + 1 + 2 + 3); /* guest (40) is inside user already */
+    CHECK(idle == 800 + 20);
+    CHECK(dm_parse_proc_stat(old, LEN(old), &t) == DM_OK && t.nfields == 4 && t.iowait == 0);
+    CHECK(dm_parse_proc_stat(cut, LEN(cut), &t) == DM_E_PARSE);
+    CHECK(dm_parse_proc_stat(STR(""), &t) == DM_E_PARSE);
+    CHECK(dm_parse_proc_stat(STR("cpu0 1 2 3 4\n"), &t) == DM_E_PARSE);
+}
+
+static void test_meminfo(void)
+{
+    static const char with[] = "MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 250 kB\n";
+    static const char without[] =
+        "MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 300 kB\n"
+        "SReclaimable: 20 kB\nShmem: 70 kB\n";
+    dm_meminfo mi;
+    double pct;
+    CHECK(dm_parse_meminfo(with, LEN(with), &mi) == DM_OK && mi.has_mem_available);
+    CHECK(mi.total == 1000 * 1024 && mi.available == 250 * 1024);
+    CHECK(dm_memory_percent(&mi, &pct) == DM_OK && near(pct, 75.0));
+    CHECK(dm_parse_meminfo(without, LEN(without), &mi) == DM_OK && !mi.has_mem_available);
+    CHECK(mi.available == (100 + 50 + 300 + 20 - 70) * 1024);
+    CHECK(dm_parse_meminfo(STR("MemFree: 1 kB\n"), &mi) == DM_E_PARSE);
+}
+
+static void test_diskstats(void)
+{
+    static const char file[] =
+        "   7       0 loop0 1 0 800 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+        " 259       0 nvme0n1 1 0 100 0 1 0 200 0 0 0 0 0 0 0 0 0 0\n"
+        " 259       1 nvme0n1p1 1 0 90 0 1 0 190 0 0 0 0 0 0 0 0 0 0\n"
+        " 259       2 nvme0n10 1 0 10 0 1 0 20 0 0 0 0 0 0 0 0 0 0\n"
+        "   8       0 sda 1 0 7 0 1 0 9 0 0 0 0\n"
+        "   8       1 sda1 1 7 2 9\n"
+        " 253       0 dm-0 1 0 555 0 1 0 555 0 0 0 0\n";
+    dm_diskstats_line d;
+    static dm_disk_set set; /* 36 KiB: not on the stack */
+    uint64_t rd, wr;
+    CHECK(dm_parse_diskstats_line(STR("8 0 sda 1 2 3 4 5 6 7 8 9 10 11"), &d) == DM_OK &&
+          d.nfields == 14 && d.sectors_read == 3 && d.sectors_written == 7);
+    CHECK(dm_parse_diskstats_line(STR("8 0 sda 1 2 3 4 5 6 7 8 9"), &d) == DM_E_PARSE);
+    CHECK(dm_diskstats_select(file, LEN(file), &set) == DM_OK);
+    /* nvme0n10 is a disk of its own: nvme0n1's partitions are spelled nvme0n1pN */
+    CHECK(set.n == 3 && strcmp(dm_disk_set_name(&set, 0), "nvme0n1") == 0 &&
+          strcmp(dm_disk_set_name(&set, 1), "nvme0n10") == 0 &&
+          strcmp(dm_disk_set_name(&set, 2), "sda") == 0);
+    CHECK(dm_diskstats_sum(file, LEN(file), &set, &rd, &wr) == DM_OK);
+    CHECK(rd == (100 + 10 + 7) * 512u && wr == (200 + 20 + 9) * 512u);
+}
+
+static void test_netdev_and_sysfs(void)
+{
+    static const char file[] =
+        "Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n"
+        "    lo: 1000 1 0 0 0 0 0 0 1000 1 0 0 0 0 0 0\n"
+        "  eth0:123 1 0 0 0 0 0 0 456 1 0 0 0 0 0 0\n";
+    dm_iface_set all = {DM_NET_ALL_BUT_LO, 0, {{0}}}, named;
+    uint64_t rx, tx, v, r, w;
+    CHECK(dm_netdev_sum(file, LEN(file), &all, &rx, &tx) == DM_OK && rx == 123 && tx == 456);
+    CHECK(dm_iface_set_from_list("lo", &named) == DM_OK);
+    CHECK(dm_netdev_sum(file, LEN(file), &named, &rx, &tx) == DM_OK && rx == 1000 && tx == 1000);
+    CHECK(dm_parse_u64_file(STR("42\n"), &v) == DM_OK && v == 42);
+    CHECK(dm_parse_u64_file(STR("42"), &v) == DM_E_PARSE);
+    CHECK(dm_parse_block_stat(STR("1 2 3 4 5 6 7 8 9 10 11\n"), &r, &w) == DM_OK && r == 3 &&
+          w == 7);
+    CHECK(dm_parse_block_stat(STR("1 2 3 4 5 6 7 8 9 10\n"), &r, &w) == DM_E_PARSE);
+}
+
+static void test_cgroup_parsers(void)
+{
+    static const char cg[] = "4:memory:/docker/abc\n1:cpu,cpuacct:/a:b\n0::/pod\n";
+    static const char mi[] =
+        "30 25 0:26 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+        "31 25 0:27 / /sys/fs/cgroup rw shared:1 - cgroup2 cgroup2 rw\n";
+    dm_proc_cgroup pc;
+    dm_mountinfo_line line;
+    uint64_t q, p, v, r, w;
+    uint32_t n;
+    char path[32];
+    size_t len;
+    CHECK(dm_parse_proc_cgroup(cg, LEN(cg), &pc) == DM_OK);
+    CHECK(pc.path[DM_CG_CPU].found && pc.path[DM_CG_CPU].len == 4 &&
+          memcmp(cg + pc.path[DM_CG_CPU].off, "/a:b", 4) == 0);
+    CHECK(pc.path[DM_CG_UNIFIED].found && !pc.path[DM_CG_BLKIO].found);
+    CHECK(dm_mountinfo_find(mi, LEN(mi), DM_CG_MEMORY, &line) == DM_OK &&
+          line.root.len == 11 && memcmp(mi + line.root.off, "/docker/abc", 11) == 0);
+    CHECK(dm_mountinfo_find(mi, LEN(mi), DM_CG_UNIFIED, &line) == DM_OK);
+    CHECK(dm_mountinfo_find(mi, LEN(mi), DM_CG_BLKIO, &line) == DM_E_AGAIN);
+    CHECK(dm_unescape_mount_path(STR("/a\\040b"), path, sizeof path, &len) == DM_OK &&
+          strcmp(path, "/a b") == 0);
+    CHECK(dm_parse_cpu_max(STR("max 100000\n"), &q, &p) == DM_OK && q == UINT64_MAX &&
+          p == 100000);
+    CHECK(dm_parse_limit(STR("-1\n"), &v) == DM_OK && v == UINT64_MAX);
+    CHECK(dm_parse_limit(STR("9223372036854771712\n"), &v) == DM_OK &&
+          v == 9223372036854771712u);
+    CHECK(dm_parse_keyed_u64(STR("total_inactive_file 5\ninactive_file 7\n"), "inactive_file",
+                             &v) == DM_OK && v == 7);
+    CHECK(dm_parse_io_stat(STR("8:0 rbytes=10 wbytes=20 cost.vrate=1.5\n"), &r, &w) == DM_OK &&
+          r == 10 && w == 20);
+    CHECK(dm_parse_blkio_bytes(STR("8:0 Read 3\n8:0 Write 4\n8:0 Total 7\nTotal 7\n"), &r, &w) ==
+              DM_OK && r == 3 && w == 4);
+    CHECK(dm_parse_cpu_list(STR("0-3,8,10-11\n"), &n) == DM_OK && n == 7);
+    CHECK(dm_parse_cpu_list(STR("3-1\n"), &n) == DM_E_PARSE);
+}
+
+static void test_rates(void)
+{
+    dm_rate_state st;
+    dm_level_state level;
+    const char *detail = NULL;
+    uint64_t c[2];
+    double out[2], pct, v;
+    memset(&st, 0, sizeof st);
+    c[0] = 1000, c[1] = 0;
+    CHECK(dm_rate_per_second(&st, c, 0, 0, out, &detail) == DM_E_AGAIN); /* the baseline */
+    c[0] = 3000, c[1] = 500;
+    CHECK(dm_rate_per_second(&st, c, 500000000, 0, out, &detail) == DM_OK &&
+          near(out[0], 4000.0) && near(out[1], 1000.0));
+    c[0] = 10; /* went down: a reset, the last value stands for this interval */
+    CHECK(dm_rate_per_second(&st, c, 1000000000, 0, out, &detail) == DM_OK &&
+          near(out[0], 4000.0));
+    CHECK(dm_rate_reuse(&st, 1000000000 + 5, 100, out) == 1);
+    CHECK(dm_rate_reuse(&st, 1000000000 + 500, 100, out) == 0);
+
+    memset(&st, 0, sizeof st);
+    CHECK(dm_rate_busy_percent(&st, 100, 900, 0, 0, &pct, &detail) == DM_E_AGAIN);
+    CHECK(dm_rate_busy_percent(&st, 100, 900, 10, 0, &pct, &detail) == DM_E_AGAIN); /* no tick */
+    CHECK(dm_rate_busy_percent(&st, 130, 960, 20, 0, &pct, &detail) == DM_OK &&
+          near(pct, 100.0 * 30 / 90));
+    CHECK(dm_clamp_percent(NAN) == 0.0 && dm_clamp_percent(150.0) == 100.0 &&
+          dm_clamp_percent(-1.0) == 0.0);
+
+    memset(&level, 0, sizeof level);
+    CHECK(dm_level_reuse(&level, 0, 100, &v) == 0);
+    dm_level_keep(&level, 1000, 42.0);
+    CHECK(dm_level_reuse(&level, 1050, 100, &v) == 1 && v == 42.0);
+    CHECK(dm_level_reuse(&level, 1100, 100, &v) == 0);
+}
+
+int main(void)
+{
+    test_proc_stat();
+    test_meminfo();
+    test_diskstats();
+    test_netdev_and_sysfs();
+    test_cgroup_parsers();
+    test_rates();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
