@@ -13,6 +13,28 @@ void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const c
     e->detail = detail;
 }
 
+int dm_check_options(const dm_options *opts, dm_monitor *const *out, int files_and_cgroups,
+                     const char *platform_message, dm_error *err)
+{
+    dm_set_error(err, DM_OK, 0, NULL, NULL);
+    if (opts == NULL || out == NULL || opts->min_interval_ns < 0 ||
+        (opts->kind != 0 && opts->kind != DM_KIND_HOST && opts->kind != DM_KIND_CGROUP)) {
+        dm_set_error(err, DM_E_INVALID, 0, NULL, "invalid options");
+        return DM_E_INVALID;
+    }
+    if (files_and_cgroups)
+        return DM_OK;
+    if (opts->kind == DM_KIND_CGROUP) {
+        dm_set_error(err, DM_E_UNSUPPORTED, 0, NULL, platform_message);
+        return DM_E_UNSUPPORTED;
+    }
+    if (opts->root != NULL && opts->root[0] != '\0' && strcmp(opts->root, "/") != 0) {
+        dm_set_error(err, DM_E_INVALID, 0, NULL, platform_message);
+        return DM_E_INVALID;
+    }
+    return DM_OK;
+}
+
 int dm_fail_open(dm_monitor *mon, const dm_options *opts, dm_error e, dm_error *err)
 {
     if (e.path != NULL && opts->error_path != NULL && opts->error_path_len > 0) {

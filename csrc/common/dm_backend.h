@@ -7,6 +7,12 @@
 
 void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail);
 
+/* Checks the options of dm_monitor_open (clearing err first). A backend that reads the
+   kernel directly (no files) takes no root prefix and no cgroup kind: `files_and_cgroups` 0;
+   `platform` names it in the message. Returns DM_OK or the code also put in err. */
+int dm_check_options(const dm_options *opts, dm_monitor *const *out, int files_and_cgroups,
+                     const char *platform_message, dm_error *err);
+
 /* Closes a monitor that failed to open and hands its error to the caller, the failing path
    copied into opts->error_path first (the monitor's own copy dies with it; NULL without one). */
 int dm_fail_open(dm_monitor *mon, const dm_options *opts, dm_error e, dm_error *err);

@@ -76,21 +76,12 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     int mib[2] = {CTL_HW, HW_MEMSIZE};
     int r;
 
-    dm_set_error(err, DM_OK, 0, NULL, NULL);
-    if (opts == NULL || out == NULL || opts->min_interval_ns < 0 ||
-        (opts->kind != 0 && opts->kind != DM_KIND_HOST && opts->kind != DM_KIND_CGROUP)) {
-        dm_set_error(err, DM_E_INVALID, 0, NULL, "invalid options");
-        return DM_E_INVALID;
-    }
-    if (opts->kind == DM_KIND_CGROUP) {
-        dm_set_error(err, DM_E_UNSUPPORTED, 0, NULL, "cgroups exist on Linux only");
-        return DM_E_UNSUPPORTED;
-    }
-    if (opts->root != NULL && opts->root[0] != '\0' && strcmp(opts->root, "/") != 0) {
-        dm_set_error(err, DM_E_INVALID, 0, NULL,
-                     "macOS reads the kernel directly: root must be \"/\" (no fixture trees)");
-        return DM_E_INVALID;
-    }
+    r = dm_check_options(opts, (dm_monitor *const *)out, 0,
+                         "macOS has only the host monitor, read from the kernel directly: no "
+                         "cgroup monitor and no root prefix (root must be \"/\")",
+                         err);
+    if (r != DM_OK)
+        return r;
     m = calloc(1, sizeof *m);
     if (m == NULL) {
         dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");

@@ -310,12 +310,8 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     dm_error first = {DM_OK, 0, NULL, NULL}, e;
     dm_sample baseline;
 
-    dm_set_error(err, DM_OK, 0, NULL, NULL);
-    if (opts == NULL || out == NULL || opts->min_interval_ns < 0 ||
-        (opts->kind != 0 && opts->kind != DM_KIND_HOST && opts->kind != DM_KIND_CGROUP)) {
-        dm_set_error(err, DM_E_INVALID, 0, NULL, "invalid options");
-        return DM_E_INVALID;
-    }
+    if ((r = dm_check_options(opts, (dm_monitor *const *)out, 1, NULL, err)) != DM_OK)
+        return r;
     root = opts->root != NULL ? opts->root : "";
     m = calloc(1, sizeof *m);
     if (m == NULL) {

@@ -572,22 +572,12 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     size_t i;
     int readable = 0;
 
-    dm_set_error(err, DM_OK, 0, NULL, NULL);
-    if (opts == NULL || out == NULL || opts->min_interval_ns < 0 ||
-        (opts->kind != 0 && opts->kind != DM_KIND_HOST && opts->kind != DM_KIND_CGROUP)) {
-        dm_set_error(err, DM_E_INVALID, 0, NULL, "invalid options");
-        return DM_E_INVALID;
-    }
-    if (opts->kind == DM_KIND_CGROUP) {
-        dm_set_error(err, DM_E_UNSUPPORTED, 0, NULL,
-                  "the cgroup monitor is Linux only; Windows has the host monitor");
-        return DM_E_UNSUPPORTED;
-    }
-    if (opts->root != NULL && opts->root[0] != '\0' && strcmp(opts->root, "/") != 0) {
-        dm_set_error(err, DM_E_INVALID, 0, NULL,
-                  "a root prefix is not supported on Windows (only NULL, \"\" or \"/\")");
-        return DM_E_INVALID;
-    }
+    int r = dm_check_options(opts, (dm_monitor *const *)out, 0,
+                             "Windows has only the host monitor: no cgroup monitor and no root "
+                             "prefix (only NULL, \"\" or \"/\")",
+                             err);
+    if (r != DM_OK)
+        return r;
     m = calloc(1, sizeof *m);
     if (m == NULL) {
         dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
