@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import pytest
 from danube_metrics._native import ffi
+from hypothesis import strategies as st
 
 from danube_metrics import _binding
 from danube_metrics.errors import ParseError
@@ -129,3 +130,23 @@ def guarded_outcome(parse: Callable[[bytes], object], data: bytes, side: Side) -
             result = ParseError
     assert made, "the guard-page _as_c was bypassed: nothing is being checked"
     return result
+
+
+@st.composite
+def damaged(draw: st.DrawFn, files: st.SearchStrategy[bytes], alphabet: bytes) -> bytes:
+    """A well-formed file cut short, or with a few bytes (from `alphabet`) deleted, inserted or
+    replaced: the inputs most likely to walk a parser off a line or the buffer."""
+    data = bytearray(draw(files))
+    for _ in range(draw(st.integers(1, 3))):
+        op = draw(st.sampled_from(["cut", "delete", "insert", "replace"]))
+        at = draw(st.integers(0, len(data)))
+        byte = draw(st.sampled_from(alphabet))
+        if op == "cut":
+            del data[at:]
+        elif op == "delete":
+            del data[at : at + 1]
+        elif op == "insert":
+            data.insert(at, byte)
+        elif at < len(data):
+            data[at] = byte
+    return bytes(data)

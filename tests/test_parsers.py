@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Union
 
 import pytest
 from conftest import run_python
-from guarded import PAGE, Side, guarded_as_c, guarded_outcome
+from guarded import PAGE, Side, damaged, guarded_as_c, guarded_outcome
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -244,30 +244,12 @@ TEXTISH = st.lists(
 ).map(lambda parts: "".join(parts).encode())
 
 
-@st.composite
-def mutated(draw: st.DrawFn, files: st.SearchStrategy[bytes]) -> bytes:
-    """A well-formed file cut short, or with a few bytes deleted, inserted or replaced: the
-    inputs most likely to walk a parser off the end of a line or of the buffer."""
-    data = bytearray(draw(files))
-    for _ in range(draw(st.integers(1, 3))):
-        op = draw(st.sampled_from(["cut", "delete", "insert", "replace"]))
-        at = draw(st.integers(0, len(data)))
-        byte = draw(st.sampled_from(b"0123456789 \t\n:|ak\x00\xff"))
-        if op == "cut":
-            del data[at:]
-        elif op == "delete":
-            del data[at : at + 1]
-        elif op == "insert":
-            data.insert(at, byte)
-        elif at < len(data):
-            data[at] = byte
-    return bytes(data)
-
-
 def _fuzz_inputs(cases: st.SearchStrategy[tuple[Any, ...]]) -> st.SearchStrategy[bytes]:
     """Random bytes, text-ish noise, and well-formed files, whole or damaged."""
     files = cases.map(lambda case: case[0])
-    return st.one_of(st.binary(max_size=300), TEXTISH, files, mutated(files))
+    return st.one_of(
+        st.binary(max_size=300), TEXTISH, files, damaged(files, b"0123456789 \t\n:|ak\x00\xff")
+    )
 
 
 # ---- Fuzzing: a value or ParseError, and no read outside the buffer ---------------------------
