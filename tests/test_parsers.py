@@ -719,6 +719,8 @@ class RateModel:
         if self.busy:
             if d0 + d1 == 0:
                 return self.last
+            if dt < self.min and d0 + d1 < 20:
+                return None  # a first value before the minimum interval needs 20 ticks
             v = (min(100.0, float(d0) / (float(d0) + float(d1)) * 100.0), 0.0)
         else:
             v = (float(d0) * 1e9 / float(dt), float(d1) * 1e9 / float(dt))

@@ -14,6 +14,10 @@ double dm_clamp_percent(double v)
 
 enum rate_kind { PER_SECOND, BUSY_PERCENT };
 
+/* A first CPU value before the minimum interval has passed needs this many clock ticks
+   (across all CPUs): fewer give 0 % or 100 % from a tick or two, which says nothing. */
+#define PROVISIONAL_MIN_TICKS 20
+
 /* One step of a metric's rate state. The first value is computed over whatever interval has
    passed since the baseline, without moving the baseline, until `min_interval_ns` has passed;
    after that, calls closer than the minimum return the last values. */
@@ -61,6 +65,11 @@ static int rate_step(dm_rate_state *st, enum rate_kind kind, const uint64_t now[
             if (st->has_last)
                 goto use_last;
             *detail = "no CPU time accounted since the baseline (interval shorter than a tick)";
+            return DM_E_AGAIN;
+        }
+        if (dt < min_interval_ns && d0 + d1 < PROVISIONAL_MIN_TICKS) {
+            *detail = "too few clock ticks since the baseline for a first CPU value; call "
+                      "again after the minimum interval";
             return DM_E_AGAIN;
         }
         v[0] = dm_clamp_percent((double)d0 / ((double)d0 + (double)d1) * 100.0);

@@ -161,6 +161,12 @@ static void test_rates(void)
     CHECK(dm_rate_busy_percent(&st, 100, 900, 10, 0, &pct, &detail) == DM_E_AGAIN); /* no tick */
     CHECK(dm_rate_busy_percent(&st, 130, 960, 20, 0, &pct, &detail) == DM_OK &&
           near(pct, 100.0 * 30 / 90));
+    /* Before the minimum interval, a first value needs 20 ticks: 2 ticks say nothing. */
+    memset(&st, 0, sizeof st);
+    CHECK(dm_rate_busy_percent(&st, 100, 900, 0, 1000, &pct, &detail) == DM_E_AGAIN);
+    CHECK(dm_rate_busy_percent(&st, 102, 900, 10, 1000, &pct, &detail) == DM_E_AGAIN);
+    CHECK(dm_rate_busy_percent(&st, 105, 915, 20, 1000, &pct, &detail) == DM_OK &&
+          near(pct, 25.0));
     CHECK(dm_clamp_percent(NAN) == 0.0 && dm_clamp_percent(150.0) == 100.0 &&
           dm_clamp_percent(-1.0) == 0.0);
 
