@@ -491,18 +491,22 @@ def _span_text(data: bytes, span: Any) -> str:
     return data[span.off : span.off + span.len].decode("utf-8", "replace")
 
 
-def parse_mountinfo_line(data: bytes) -> MountinfoLine:
-    ptr, n, _keep = _as_c(data)
-    out = ffi.new("dm_mountinfo_line *")
-    rc = lib.dm_parse_mountinfo_line(ptr, n, out)
-    if rc != lib.DM_OK:
-        raise _parse_failed("mountinfo", rc)
+def _mountinfo_line(data: bytes, out: Any) -> MountinfoLine:
     return MountinfoLine(
         _span_text(data, out.root),
         _span_text(data, out.mount_point),
         _span_text(data, out.fstype),
         _span_text(data, out.super_options),
     )
+
+
+def parse_mountinfo_line(data: bytes) -> MountinfoLine:
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("dm_mountinfo_line *")
+    rc = lib.dm_parse_mountinfo_line(ptr, n, out)
+    if rc != lib.DM_OK:
+        raise _parse_failed("mountinfo", rc)
+    return _mountinfo_line(data, out)
 
 
 def mountinfo_find(data: bytes, controller: str) -> Optional[MountinfoLine]:
@@ -514,12 +518,7 @@ def mountinfo_find(data: bytes, controller: str) -> Optional[MountinfoLine]:
         return None
     if rc != lib.DM_OK:
         raise _parse_failed("mountinfo", rc)
-    return MountinfoLine(
-        _span_text(data, out.root),
-        _span_text(data, out.mount_point),
-        _span_text(data, out.fstype),
-        _span_text(data, out.super_options),
-    )
+    return _mountinfo_line(data, out)
 
 
 def unescape_mount_path(data: bytes, cap: int = 4096) -> bytes:

@@ -35,6 +35,15 @@ def run_python(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, *args], **kwargs)
 
 
+def assert_exact(r: Any, cpu: float, mem: float, disk: Any, net: Any) -> None:
+    """A fixture tree's Readings, with no error, equal to the expected figures (to rounding)."""
+    assert r.errors == {}
+    assert r.cpu_percent == pytest.approx(cpu, rel=1e-12)
+    assert r.memory_percent == pytest.approx(mem, rel=1e-12)
+    assert r.disk == pytest.approx(disk, rel=1e-12)
+    assert r.network == pytest.approx(net, rel=1e-12)
+
+
 class FixtureTree:
     """A copy of tests/fixtures/<case> without its later/ snapshot, which advance() applies."""
 

@@ -19,7 +19,7 @@ import sys
 from typing import Callable, NamedTuple, Optional
 
 import pytest
-from conftest import SECOND, T0, FixtureTree
+from conftest import SECOND, T0, FixtureTree, assert_exact
 
 from danube_metrics import (
     CgroupResourceMonitor,
@@ -259,12 +259,7 @@ def test_host_monitor_on_the_host_trees(tree_factory: TreeFactory, case: str) ->
         assert mon.disks == disks
         assert mon.interfaces == ifaces
         tree.advance()
-        r = mon._sample_at(T0 + 2 * SECOND)
-        assert r.errors == {}
-        assert r.cpu_percent == pytest.approx(cpu, rel=1e-12)
-        assert r.memory_percent == pytest.approx(mem, rel=1e-12)
-        assert r.disk == pytest.approx(disk, rel=1e-12)
-        assert r.network == pytest.approx(net, rel=1e-12)
+        assert_exact(mon._sample_at(T0 + 2 * SECOND), cpu, mem, disk, net)
 
 
 def test_v2_root_cgroup_is_not_measured_as_a_cgroup(tree_factory: TreeFactory) -> None:

@@ -11,7 +11,7 @@ import textwrap
 from typing import Callable
 
 import pytest
-from conftest import NEUTRAL_CWD, SECOND, T0, FixtureTree
+from conftest import NEUTRAL_CWD, SECOND, T0, FixtureTree, assert_exact
 
 from danube_metrics import (
     DiskIOStats,
@@ -84,12 +84,7 @@ def test_fixture_readings_are_exact(tree_factory: TreeFactory, case: str) -> Non
         assert mon.disks == disks
         assert mon.interfaces == ifaces
         tree.advance()
-        r = mon._sample_at(T0 + 2 * SECOND)
-        assert r.errors == {}
-        assert r.cpu_percent == pytest.approx(cpu, rel=1e-12)
-        assert r.memory_percent == pytest.approx(mem, rel=1e-12)
-        assert r.disk == pytest.approx(disk, rel=1e-12)
-        assert r.network == pytest.approx(net, rel=1e-12)
+        assert_exact(mon._sample_at(T0 + 2 * SECOND), cpu, mem, disk, net)
 
 
 def test_interface_override(tree_factory: TreeFactory) -> None:
