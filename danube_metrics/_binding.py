@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno as errno_module
 import os
 import struct
-import threading
 from typing import Any, NamedTuple, Optional
 
 from danube_metrics._native import ffi, lib
@@ -93,15 +92,29 @@ assert ffi.offsetof("dm_sample", "net_tx_bytes_per_sec") == 5 * 8
 _unpack_figures = struct.Struct("6d").unpack_from
 # Looked up once: attribute lookups on `lib` show in a call that costs a few microseconds.
 _dm_monitor_sample = lib.dm_monitor_sample
+_dm_monitor_cpu_percent = lib.dm_monitor_cpu_percent
+_dm_monitor_memory_percent = lib.dm_monitor_memory_percent
 _DM_E_BUFFER: int = lib.DM_E_BUFFER
+_READINGS = ((CPU, "cpu"), (MEMORY, "memory"), (DISK, "disk"), (NETWORK, "network"))
 
 KIND_HOST: int = lib.DM_KIND_HOST
 KIND_CGROUP: int = lib.DM_KIND_CGROUP
 
 
+def _new_out() -> tuple[Any, Any]:
+    out = ffi.new("dm_sample *")
+    return out, ffi.buffer(out)
+
+
 class MonitorHandle:
-    """An open C monitor (host or cgroup). Calls are serialised by a lock: cffi releases the
-    GIL around C calls, and the counters must move from one interval to the next atomically."""
+    """An open C monitor (host or cgroup), shared safely between threads.
+
+    The C core serialises calls on the monitor's own lock (cffi releases the GIL around C
+    calls), so this class holds no lock on the hot path. Each call samples into an output
+    struct of its own, taken from a pool (list.pop and list.append are atomic), so that two
+    threads never read one struct while the other fills it. close() drops the reference to the
+    C monitor: it is freed as soon as no call is using it.
+    """
 
     def __init__(
         self,
@@ -111,7 +124,6 @@ class MonitorHandle:
         start_ns: int = 0,
         kind: int = KIND_HOST,
     ) -> None:
-        self._lock = threading.Lock()
         self._root = ffi.new("char[]", os.fsencode(root))
         self._ifaces = ffi.new("char[]", interfaces.encode()) if interfaces else ffi.NULL
         opts = ffi.new(
@@ -131,157 +143,138 @@ class MonitorHandle:
         if rc != lib.DM_OK:
             raise error_from_c("open", err)
         self._mon: Any = ffi.gc(out[0], lib.dm_monitor_close)
-        self._out = ffi.new("dm_sample *")
-        self._out_bytes = ffi.buffer(self._out)
-        self._grow_err = ffi.new("dm_error *")
+        self._closed = False
+        self._outs: list[tuple[Any, Any]] = [_new_out()]
 
     def close(self) -> None:
-        with self._lock:
-            if self._mon is not None:
-                ffi.release(self._mon)
-                self._mon = None
+        self._closed = True
+        self._mon = ffi.NULL  # C rejects NULL; the monitor is freed once no call holds it
 
     @property
     def closed(self) -> bool:
-        return self._mon is None
+        return self._closed
 
     def _check_open(self) -> Any:
-        if self._mon is None:
+        mon = self._mon
+        if self._closed:
             raise MonitorClosedError("the monitor is closed")
-        return self._mon
+        return mon
 
     def sample(self, metrics: int, now_ns: Optional[int] = None) -> RawSample:
         """Samples the metrics in the bit mask; errors are returned per resource, not raised."""
-        out = self._out
-        with self._lock:
-            mon = self._check_open()
-            if now_ns is None:
-                rc = lib.dm_monitor_sample(mon, metrics, out)
-            else:
-                rc = lib.dm_monitor_sample_at(mon, metrics, now_ns, out)
-            if rc == lib.DM_E_BUFFER:
-                rc = self._grow_and_retry(mon, metrics, now_ns)
-            if rc == lib.DM_OK:
-                return RawSample(
-                    out.cpu_percent,
-                    out.memory_percent,
-                    out.disk_read_bytes_per_sec,
-                    out.disk_write_bytes_per_sec,
-                    out.net_rx_bytes_per_sec,
-                    out.net_tx_bytes_per_sec,
-                    None,
-                    None,
-                    None,
-                    None,
-                )
-            return RawSample(
-                out.cpu_percent,
-                out.memory_percent,
-                out.disk_read_bytes_per_sec,
-                out.disk_write_bytes_per_sec,
-                out.net_rx_bytes_per_sec,
-                out.net_tx_bytes_per_sec,
-                error_from_c("cpu", out.cpu) if out.cpu.code else None,
-                error_from_c("memory", out.memory) if out.memory.code else None,
-                error_from_c("disk", out.disk) if out.disk.code else None,
-                error_from_c("network", out.network) if out.network.code else None,
-            )
+        mon = self._check_open()
+        out = _new_out()[0]
+        if now_ns is None:
+            rc = lib.dm_monitor_sample(mon, metrics, out)
+        else:
+            rc = lib.dm_monitor_sample_at(mon, metrics, now_ns, out)
+        if rc == lib.DM_E_BUFFER:
+            rc = self._grow_and_retry(mon, metrics, now_ns, out)
+        return RawSample(
+            out.cpu_percent,
+            out.memory_percent,
+            out.disk_read_bytes_per_sec,
+            out.disk_write_bytes_per_sec,
+            out.net_rx_bytes_per_sec,
+            out.net_tx_bytes_per_sec,
+            *(error_from_c(name, getattr(out, name)) if rc and getattr(out, name).code else None
+              for _, name in _READINGS),
+        )  # fmt: skip
 
     def sample_figures(self, metrics: int) -> tuple[float, ...]:
         """The hot path: the six figures, or the first failing reading's error raised."""
-        with self._lock:
-            mon = self._mon
-            if mon is None:
-                raise MonitorClosedError("the monitor is closed")
-            rc = _dm_monitor_sample(mon, metrics, self._out)
-            if rc == _DM_E_BUFFER:
-                rc = self._grow_and_retry(mon, metrics, None)
+        outs = self._outs
+        try:
+            out, view = outs.pop()
+        except IndexError:  # another thread holds the pool's structs: one more
+            out, view = _new_out()
+        try:
+            rc = _dm_monitor_sample(self._mon, metrics, out)
             if rc:
-                out = self._out
-                for bit, name, err in (
-                    (CPU, "cpu", out.cpu),
-                    (MEMORY, "memory", out.memory),
-                    (DISK, "disk", out.disk),
-                    (NETWORK, "network", out.network),
-                ):
-                    if metrics & bit and err.code != lib.DM_OK:
-                        raise error_from_c(name, err)
-            return _unpack_figures(self._out_bytes)
+                self._raise_failure(metrics, rc, out)
+            return _unpack_figures(view)
+        finally:
+            outs.append((out, view))
 
-    def _grow_and_retry(self, mon: Any, metrics: int, now_ns: Optional[int]) -> int:
+    def cpu_percent(self) -> float:
+        v: float = _dm_monitor_cpu_percent(self._mon)
+        if v >= 0.0:  # NaN when the reading failed
+            return v
+        return self.sample_figures(CPU)[0]  # raises why (or returns a value taken since)
+
+    def memory_percent(self) -> float:
+        v: float = _dm_monitor_memory_percent(self._mon)
+        if v >= 0.0:
+            return v
+        return self.sample_figures(MEMORY)[1]
+
+    def _raise_failure(self, metrics: int, rc: int, out: Any) -> None:
+        """Raises the error of a failed sample, after growing a buffer a file outgrew."""
+        mon = self._check_open()
+        if rc == _DM_E_BUFFER and self._grow_and_retry(mon, metrics, None, out) == lib.DM_OK:
+            return
+        for bit, name in _READINGS:
+            err = getattr(out, name)
+            if metrics & bit and err.code != lib.DM_OK:
+                raise error_from_c(name, err)
+        raise DanubeMetricsError(f"sample failed with code {rc} and no reading's error")
+
+    def _grow_and_retry(self, mon: Any, metrics: int, now_ns: Optional[int], out: Any) -> int:
         """A file outgrew its buffer: enlarge that buffer (this allocates, so it is kept off
         the normal path) and sample again the readings that hit it."""
-        out = self._out
         again = 0
-        for bit, err in (
-            (CPU, out.cpu),
-            (MEMORY, out.memory),
-            (DISK, out.disk),
-            (NETWORK, out.network),
-        ):
-            if metrics & bit and err.code == lib.DM_E_BUFFER:
+        for bit, name in _READINGS:
+            if metrics & bit and getattr(out, name).code == lib.DM_E_BUFFER:
                 again |= bit
-        if lib.dm_monitor_grow(mon, again, self._grow_err) != lib.DM_OK:
-            raise error_from_c("grow", self._grow_err)
+        err = ffi.new("dm_error *")
+        if lib.dm_monitor_grow(mon, again, err) != lib.DM_OK:
+            raise error_from_c("grow", err)
         if now_ns is None:
             lib.dm_monitor_sample(mon, again, out)
         else:
             lib.dm_monitor_sample_at(mon, again, now_ns, out)
-        codes = [
-            err.code
-            for bit, err in (
-                (CPU, out.cpu),
-                (MEMORY, out.memory),
-                (DISK, out.disk),
-                (NETWORK, out.network),
-            )
-            if metrics & bit
-        ]
+        codes = [getattr(out, name).code for bit, name in _READINGS if metrics & bit]
         return next((c for c in codes if c != lib.DM_OK), lib.DM_OK)  # type: ignore[no-any-return]
 
     def environment(self) -> EnvironmentInfo:
         env = ffi.new("dm_environment *")
-        with self._lock:
-            lib.dm_monitor_environment(self._check_open(), env)
-            return EnvironmentInfo(
-                env.kind,
-                env.cgroup_version,
-                _text(env.cgroup_path),
-                _text(env.cgroup_dir),
-                env.cpu_limit_cores,
-                env.cpu_quota_cores,
-                env.cpuset_cpus,
-                env.online_cpus,
-                env.memory_limit_bytes,
-                env.memory_total_bytes,
-            )
+        lib.dm_monitor_environment(self._check_open(), env)
+        return EnvironmentInfo(
+            env.kind,
+            env.cgroup_version,
+            _text(env.cgroup_path),
+            _text(env.cgroup_dir),
+            env.cpu_limit_cores,
+            env.cpu_quota_cores,
+            env.cpuset_cpus,
+            env.online_cpus,
+            env.memory_limit_bytes,
+            env.memory_total_bytes,
+        )
 
     def sample_files(self, metrics: int) -> list[str]:
         """The files a sample of `metrics` reads."""
         cap = 1024
         paths = ffi.new("const char *[]", cap)
-        with self._lock:
-            n = lib.dm_monitor_sample_files(self._check_open(), metrics, paths, cap)
-            return [_text(paths[i]) or "" for i in range(min(n, cap))]
+        n = lib.dm_monitor_sample_files(self._check_open(), metrics, paths, cap)
+        return [_text(paths[i]) or "" for i in range(min(n, cap))]
 
     def disks(self) -> list[str]:
-        with self._lock:
-            mon = self._check_open()
-            return [
-                _text(lib.dm_monitor_disk_name(mon, i)) or ""
-                for i in range(lib.dm_monitor_disk_count(mon))
-            ]
+        mon = self._check_open()
+        return [
+            _text(lib.dm_monitor_disk_name(mon, i)) or ""
+            for i in range(lib.dm_monitor_disk_count(mon))
+        ]
 
     def interfaces(self) -> tuple[str, list[str]]:
         """The interface selection mode and the names counted (empty for all-but-lo)."""
-        with self._lock:
-            mon = self._check_open()
-            mode = _NET_MODES.get(lib.dm_monitor_net_mode(mon), "not chosen yet")
-            names = [
-                _text(lib.dm_monitor_iface_name(mon, i)) or ""
-                for i in range(lib.dm_monitor_iface_count(mon))
-            ]
-            return mode, names
+        mon = self._check_open()
+        mode = _NET_MODES.get(lib.dm_monitor_net_mode(mon), "not chosen yet")
+        names = [
+            _text(lib.dm_monitor_iface_name(mon, i)) or ""
+            for i in range(lib.dm_monitor_iface_count(mon))
+        ]
+        return mode, names
 
 
 def monotonic_ns() -> int:

@@ -79,7 +79,10 @@ def _build_options(platform: str) -> dict[str, list[str]]:
         "extra_link_args": [],
     }
     if platform == "linux":
+        # The monitor's lock is a pthread mutex (in libpthread before glibc 2.34).
         options["libraries"] = ["m"]
+        options["extra_compile_args"].append("-pthread")
+        options["extra_link_args"] = ["-pthread"]
     elif platform == "darwin":
         # Disk statistics come from IOKit; libm and the Mach calls are in libSystem.
         options["extra_link_args"] = ["-framework", "IOKit", "-framework", "CoreFoundation"]

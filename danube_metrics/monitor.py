@@ -147,10 +147,10 @@ class _CoreMonitor(ResourceMonitor):
     _handle: _binding.MonitorHandle
 
     def get_cpu_usage(self) -> float:
-        return self._handle.sample_figures(_binding.CPU)[0]
+        return self._handle.cpu_percent()
 
     def get_memory_usage(self) -> float:
-        return self._handle.sample_figures(_binding.MEMORY)[1]
+        return self._handle.memory_percent()
 
     def get_disk_io(self) -> DiskIOStats:
         f = self._handle.sample_figures(_binding.DISK)

@@ -273,8 +273,18 @@ def test_closed_monitor_raises(tree_factory: TreeFactory) -> None:
     mon = open_monitor(tree)
     mon.close()
     mon.close()  # twice is fine
+    for reading in (
+        mon.get_cpu_usage,
+        mon.get_memory_usage,
+        mon.get_disk_io,
+        mon.get_network_io,
+        mon.sample,
+        mon.read_all,
+    ):
+        with pytest.raises(MonitorClosedError):
+            reading()
     with pytest.raises(MonitorClosedError):
-        mon.get_cpu_usage()
+        _ = mon.environment
 
 
 def test_describe_names_disks_and_interfaces(tree_factory: TreeFactory) -> None:

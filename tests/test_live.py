@@ -29,6 +29,7 @@ from conftest import NEUTRAL_CWD
 
 from danube_metrics import (
     DiskIOStats,
+    MonitorClosedError,
     NativeResourceMonitor,
     NetworkIOStats,
     NotReadyError,
@@ -658,6 +659,46 @@ def test_c_harness_samples_the_machine(harness: Path) -> None:
 
 
 # ---- 6. Threads -------------------------------------------------------------------------------
+
+
+def test_close_while_threads_sample() -> None:
+    """close() from one thread while others sample: each call either reads or raises
+    MonitorClosedError; nothing crashes, and once closed every call raises."""
+    unexpected: list[BaseException] = []
+    closed_seen = threading.Event()
+    start = threading.Barrier(5)
+    mon = NativeResourceMonitor(min_interval=0)
+    readings = (mon.sample, mon.get_cpu_usage, mon.get_memory_usage, mon.get_disk_io,
+                mon.get_network_io)  # fmt: skip
+
+    def worker(k: int) -> None:
+        start.wait()
+        for i in range(100_000):
+            try:
+                readings[(i + k) % len(readings)]()
+            except NotReadyError:
+                pass
+            except MonitorClosedError:
+                closed_seen.set()
+                return
+            except BaseException as e:  # any other failure is a bug
+                unexpected.append(e)
+                return
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    start.wait()
+    time.sleep(0.05)
+    mon.close()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert unexpected == []
+    assert closed_seen.is_set()
+    for reading in readings:
+        with pytest.raises(MonitorClosedError):
+            reading()
 
 
 def test_threads_share_one_monitor() -> None:

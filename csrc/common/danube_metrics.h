@@ -98,6 +98,8 @@ typedef struct dm_monitor dm_monitor;
    monitor when the process's cgroup cannot be found or read. On failure err->path points into
    opts->error_path (NULL if that is not given), since the monitor's own copy is gone. */
 int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err);
+/* Threads may share a monitor: each call below takes the monitor's own lock. dm_monitor_close
+   must be the last call, made when no other is running. */
 /* Samples the metrics in `metrics` at the monotonic clock's current time. Returns DM_OK when
    every requested reading succeeded, else the first failing code; each reading's own status is
    in out->cpu, ->memory, ->disk, ->network. DM_E_BUFFER takes precedence: a file outgrew its
@@ -106,6 +108,10 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err);
 int dm_monitor_sample(dm_monitor *mon, unsigned metrics, dm_sample *out);
 /* The same at an explicit monotonic time in nanoseconds (tests drive time with it). */
 int dm_monitor_sample_at(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out);
+/* One reading in a one-argument call, the cheapest call a binding such as cffi makes: the
+   percentage, or NaN when the reading fails (dm_monitor_sample says why). */
+double dm_monitor_cpu_percent(dm_monitor *mon);
+double dm_monitor_memory_percent(dm_monitor *mon);
 /* Enlarges the buffers of the metrics in `metrics` to fit their files as they are now. */
 int dm_monitor_grow(dm_monitor *mon, unsigned metrics, dm_error *err);
 void dm_monitor_close(dm_monitor *mon);

@@ -1,4 +1,6 @@
 /* What every platform backend shares: see dm_backend.h. */
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "dm_backend.h"
@@ -74,8 +76,112 @@ int dm_sample_metrics(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_samp
     return buffer ? DM_E_BUFFER : first;
 }
 
-/* The public entry point, on every platform: a sample at the monotonic clock's time. */
+/* ---- The public calls that read or change a monitor: each under the monitor's lock ---- */
+
+static dm_mutex *lock_of(const dm_monitor *mon)
+{
+    return &((struct dm_monitor_head *)(void *)(uintptr_t)(const void *)mon)->lock;
+}
+
+#ifdef _WIN32
+void dm_head_init(dm_monitor *mon) { InitializeSRWLock(lock_of(mon)); }
+void dm_head_destroy(dm_monitor *mon) { (void)mon; /* an SRW lock holds no resources */ }
+static void lock(const dm_monitor *mon) { AcquireSRWLockExclusive(lock_of(mon)); }
+static void unlock(const dm_monitor *mon) { ReleaseSRWLockExclusive(lock_of(mon)); }
+#else
+void dm_head_init(dm_monitor *mon) { pthread_mutex_init(lock_of(mon), NULL); }
+void dm_head_destroy(dm_monitor *mon) { pthread_mutex_destroy(lock_of(mon)); }
+static void lock(const dm_monitor *mon) { pthread_mutex_lock(lock_of(mon)); }
+static void unlock(const dm_monitor *mon) { pthread_mutex_unlock(lock_of(mon)); }
+#endif
+
+int dm_monitor_sample_at(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out)
+{
+    int r;
+    if (mon == NULL || out == NULL)
+        return DM_E_INVALID;
+    lock(mon);
+    r = dm_backend_sample_at(mon, metrics, now_ns, out);
+    unlock(mon);
+    return r;
+}
+
 int dm_monitor_sample(dm_monitor *mon, unsigned metrics, dm_sample *out)
 {
     return dm_monitor_sample_at(mon, metrics, dm_monotonic_ns(), out);
+}
+
+/* One figure through a one-argument call: the cheapest call a binding like cffi makes. */
+static double one_figure(dm_monitor *mon, unsigned metric)
+{
+    dm_sample out;
+    if (dm_monitor_sample(mon, metric, &out) != DM_OK)
+        return NAN;
+    return metric == DM_CPU ? out.cpu_percent : out.memory_percent;
+}
+
+double dm_monitor_cpu_percent(dm_monitor *mon) { return one_figure(mon, DM_CPU); }
+double dm_monitor_memory_percent(dm_monitor *mon) { return one_figure(mon, DM_MEMORY); }
+
+int dm_monitor_grow(dm_monitor *mon, unsigned metrics, dm_error *err)
+{
+    int r;
+    dm_set_error(err, DM_OK, 0, NULL, NULL);
+    if (mon == NULL)
+        return DM_E_INVALID;
+    lock(mon);
+    r = dm_backend_grow(mon, metrics, err);
+    unlock(mon);
+    return r;
+}
+
+int dm_monitor_environment(dm_monitor *mon, dm_environment *out)
+{
+    int r;
+    if (mon == NULL || out == NULL)
+        return DM_E_INVALID;
+    memset(out, 0, sizeof *out);
+    lock(mon);
+    r = dm_backend_environment(mon, out);
+    unlock(mon);
+    return r;
+}
+
+size_t dm_monitor_sample_files(const dm_monitor *mon, unsigned metrics, const char **paths,
+                               size_t cap)
+{
+    size_t n;
+    if (mon == NULL)
+        return 0;
+    lock(mon);
+    n = dm_backend_sample_files(mon, metrics, paths, cap);
+    unlock(mon);
+    return n;
+}
+
+/* The counts and the mode are settled by the first sample, which may be running now. */
+#define DM_LOCKED_QUERY(type, name, backend, zero)                                             \
+    type name(const dm_monitor *mon)                                                          \
+    {                                                                                          \
+        type v;                                                                                \
+        if (mon == NULL)                                                                       \
+            return zero;                                                                       \
+        lock(mon);                                                                             \
+        v = backend(mon);                                                                      \
+        unlock(mon);                                                                           \
+        return v;                                                                              \
+    }
+DM_LOCKED_QUERY(size_t, dm_monitor_disk_count, dm_backend_disk_count, 0)
+DM_LOCKED_QUERY(size_t, dm_monitor_iface_count, dm_backend_iface_count, 0)
+DM_LOCKED_QUERY(int, dm_monitor_net_mode, dm_backend_net_mode, 0)
+
+/* Names, once counted, stay put until the monitor is closed. */
+const char *dm_monitor_disk_name(const dm_monitor *mon, size_t i)
+{
+    return i < dm_monitor_disk_count(mon) ? dm_backend_disk_name(mon, i) : NULL;
+}
+
+const char *dm_monitor_iface_name(const dm_monitor *mon, size_t i)
+{
+    return i < dm_monitor_iface_count(mon) ? dm_backend_iface_name(mon, i) : NULL;
 }

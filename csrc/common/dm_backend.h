@@ -5,6 +5,36 @@
 
 #include "danube_metrics.h"
 
+#ifdef _WIN32
+#include <windows.h>
+typedef SRWLOCK dm_mutex;
+#else
+#include <pthread.h>
+typedef pthread_mutex_t dm_mutex;
+#endif
+
+/* Every backend's struct dm_monitor begins with this head. The public calls below hold its lock
+   around the backend's work, so threads may share a monitor without a lock of their own (cffi
+   releases the interpreter lock around each C call). */
+struct dm_monitor_head {
+    dm_mutex lock;
+};
+void dm_head_init(dm_monitor *mon);    /* right after the monitor is allocated */
+void dm_head_destroy(dm_monitor *mon); /* in dm_monitor_close */
+
+/* The backend's side of the public calls of the same name (dm_monitor_*), made with the lock
+   held; the common layer checks for NULL first. */
+int dm_backend_sample_at(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out);
+int dm_backend_grow(dm_monitor *mon, unsigned metrics, dm_error *err);
+int dm_backend_environment(dm_monitor *mon, dm_environment *out);
+size_t dm_backend_sample_files(const dm_monitor *mon, unsigned metrics, const char **paths,
+                               size_t cap);
+size_t dm_backend_disk_count(const dm_monitor *mon);
+const char *dm_backend_disk_name(const dm_monitor *mon, size_t i);
+int dm_backend_net_mode(const dm_monitor *mon);
+size_t dm_backend_iface_count(const dm_monitor *mon);
+const char *dm_backend_iface_name(const dm_monitor *mon, size_t i);
+
 void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail);
 
 /* Checks the options of dm_monitor_open (clearing err first). A backend that reads the

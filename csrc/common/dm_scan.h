@@ -7,7 +7,7 @@
 #include <string.h>
 
 static inline int dm_is_blank(char c) { return c == ' ' || c == '\t'; }
-static inline int dm_is_digit(char c) { return c >= '0' && c <= '9'; }
+static inline int dm_is_digit(char c) { return (unsigned char)(c - '0') < 10; }
 
 /* Skips blanks from *pos; returns 1 if a non-blank, non-newline byte follows. */
 static inline int dm_skip_blanks(const char *s, size_t len, size_t *pos)
@@ -22,11 +22,15 @@ static inline int dm_skip_blanks(const char *s, size_t len, size_t *pos)
 static inline int dm_scan_u64(const char *s, size_t len, size_t *pos, uint64_t *out)
 {
     uint64_t v = 0;
-    size_t i;
+    size_t i, unchecked_end;
     dm_skip_blanks(s, len, pos);
     i = *pos;
     if (i >= len || !dm_is_digit(s[i]))
         return -1;
+    /* 19 digits cannot overflow (10^19 - 1 < 2^64): only the digits after them are checked. */
+    unchecked_end = len - i > 19 ? i + 19 : len;
+    for (; i < unchecked_end && dm_is_digit(s[i]); i++)
+        v = v * 10 + (uint64_t)(s[i] - '0');
     for (; i < len && dm_is_digit(s[i]); i++) {
         uint64_t d = (uint64_t)(s[i] - '0');
         /* UINT64_MAX is 18446744073709551615: no division needed to see an overflow. */

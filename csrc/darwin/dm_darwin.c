@@ -87,6 +87,7 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
         return DM_E_NOMEM;
     }
+    dm_head_init(m);
     m->min_interval_ns = opts->min_interval_ns;
     m->host = mach_host_self();
     m->page_size = (uint64_t)vm_kernel_page_size;
@@ -110,7 +111,7 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     /* The baseline of every metric. A reading that fails now is retried at each sample; only a
        machine where none works fails to open. */
     memset(&baseline, 0, sizeof baseline);
-    dm_monitor_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
+    dm_backend_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
                          &baseline);
     if (!reading_worked(&baseline.cpu) && !reading_worked(&baseline.memory) &&
         !reading_worked(&baseline.disk) && !reading_worked(&baseline.network))
@@ -127,10 +128,11 @@ void dm_monitor_close(dm_monitor *m)
     dm_darwin_net_close(m);
     if (m->host != MACH_PORT_NULL)
         mach_port_deallocate(mach_task_self(), m->host);
+    dm_head_destroy(m);
     free(m);
 }
 
-int dm_monitor_grow(dm_monitor *m, unsigned metrics, dm_error *err)
+int dm_backend_grow(dm_monitor *m, unsigned metrics, dm_error *err)
 {
     dm_set_error(err, DM_OK, 0, NULL, NULL);
     if (m == NULL)
@@ -219,7 +221,7 @@ static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
     return DM_OK;
 }
 
-int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
+int dm_backend_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
 {
     static const dm_metric_sampler samplers[4] = {sample_cpu, sample_memory,
                                                   dm_darwin_disk_sample, dm_darwin_net_sample};
@@ -230,7 +232,7 @@ int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sam
 
 int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? DM_KIND_HOST : 0; }
 
-int dm_monitor_environment(dm_monitor *m, dm_environment *out)
+int dm_backend_environment(dm_monitor *m, dm_environment *out)
 {
     if (m == NULL || out == NULL)
         return DM_E_INVALID;
@@ -245,7 +247,7 @@ int dm_monitor_environment(dm_monitor *m, dm_environment *out)
     return DM_OK;
 }
 
-size_t dm_monitor_sample_files(const dm_monitor *m, unsigned metrics, const char **paths,
+size_t dm_backend_sample_files(const dm_monitor *m, unsigned metrics, const char **paths,
                                size_t cap)
 {
     (void)m, (void)metrics, (void)paths, (void)cap;
@@ -253,14 +255,14 @@ size_t dm_monitor_sample_files(const dm_monitor *m, unsigned metrics, const char
 }
 
 int64_t dm_monitor_min_interval_ns(const dm_monitor *m) { return m->min_interval_ns; }
-size_t dm_monitor_disk_count(const dm_monitor *m) { return m->ndisks; }
-const char *dm_monitor_disk_name(const dm_monitor *m, size_t i)
+size_t dm_backend_disk_count(const dm_monitor *m) { return m->ndisks; }
+const char *dm_backend_disk_name(const dm_monitor *m, size_t i)
 {
     return i < m->ndisks ? m->disk_name[i] : NULL;
 }
-int dm_monitor_net_mode(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.mode : 0; }
-size_t dm_monitor_iface_count(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.n : 0; }
-const char *dm_monitor_iface_name(const dm_monitor *m, size_t i)
+int dm_backend_net_mode(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.mode : 0; }
+size_t dm_backend_iface_count(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.n : 0; }
+const char *dm_backend_iface_name(const dm_monitor *m, size_t i)
 {
     return m->ifaces_chosen && i < m->ifaces.n ? m->ifaces.name[i] : NULL;
 }

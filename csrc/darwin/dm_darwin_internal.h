@@ -94,6 +94,7 @@ struct dm_iface_track {
 };
 
 struct dm_monitor {
+    struct dm_monitor_head head; /* first: the lock of the public calls */
     int64_t min_interval_ns;
     mach_port_t host; /* mach_host_self(), taken once: each call adds a port reference */
 

@@ -318,6 +318,7 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
         return DM_E_NOMEM;
     }
+    dm_head_init(m);
     m->kind = opts->kind == DM_KIND_CGROUP ? DM_KIND_CGROUP : DM_KIND_HOST;
     m->min_interval_ns = opts->min_interval_ns;
     m->stat.fd = m->meminfo.fd = m->diskstats.fd = m->netdev.fd = -1;
@@ -361,7 +362,7 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         return dm_fail_open(m, opts, first, err);
     if (m->kind == DM_KIND_CGROUP && (r = dm_cgroup_open(m, &e)) != DM_OK)
         return dm_fail_open(m, opts, e, err);
-    dm_monitor_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
+    dm_backend_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
                          &baseline);
     *out = m;
     return DM_OK;
@@ -379,10 +380,11 @@ void dm_monitor_close(dm_monitor *m)
     free_files(&m->net_stat, 2 * m->ifaces.n);
     dm_cgroup_close(m);
     free(m->root);
+    dm_head_destroy(m);
     free(m);
 }
 
-int dm_monitor_grow(dm_monitor *m, unsigned metrics, dm_error *err)
+int dm_backend_grow(dm_monitor *m, unsigned metrics, dm_error *err)
 {
     int r = DM_OK;
     dm_set_error(err, DM_OK, 0, NULL, NULL);
@@ -518,7 +520,7 @@ have_rate:
     return DM_OK;
 }
 
-int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
+int dm_backend_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
 {
     static const dm_metric_sampler host[4] = {sample_cpu, sample_memory, sample_disk,
                                               sample_network};
@@ -531,7 +533,7 @@ int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sam
 
 int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? m->kind : 0; }
 
-int dm_monitor_environment(dm_monitor *m, dm_environment *out)
+int dm_backend_environment(dm_monitor *m, dm_environment *out)
 {
     const struct dm_cgroup *cg;
     if (m == NULL || out == NULL)
@@ -562,19 +564,19 @@ int dm_monitor_environment(dm_monitor *m, dm_environment *out)
     return DM_OK;
 }
 int64_t dm_monitor_min_interval_ns(const dm_monitor *m) { return m->min_interval_ns; }
-size_t dm_monitor_disk_count(const dm_monitor *m) { return m->disks_chosen ? m->disks.n : 0; }
-const char *dm_monitor_disk_name(const dm_monitor *m, size_t i)
+size_t dm_backend_disk_count(const dm_monitor *m) { return m->disks_chosen ? m->disks.n : 0; }
+const char *dm_backend_disk_name(const dm_monitor *m, size_t i)
 {
     return m->disks_chosen && i < m->disks.n ? m->disks.name[i] : NULL;
 }
-int dm_monitor_net_mode(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.mode : 0; }
-size_t dm_monitor_iface_count(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.n : 0; }
-const char *dm_monitor_iface_name(const dm_monitor *m, size_t i)
+int dm_backend_net_mode(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.mode : 0; }
+size_t dm_backend_iface_count(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.n : 0; }
+const char *dm_backend_iface_name(const dm_monitor *m, size_t i)
 {
     return m->ifaces_chosen && i < m->ifaces.n ? m->ifaces.name[i] : NULL;
 }
 
-size_t dm_monitor_sample_files(const dm_monitor *m, unsigned metrics, const char **paths,
+size_t dm_backend_sample_files(const dm_monitor *m, unsigned metrics, const char **paths,
                                size_t cap)
 {
     const struct dm_file *files[8];

@@ -44,6 +44,7 @@ struct dm_cgroup {
 };
 
 struct dm_monitor {
+    struct dm_monitor_head head; /* first: the lock of the public calls */
     int kind;
     int64_t min_interval_ns;
     char *root;

@@ -82,6 +82,7 @@ struct dm_iface {
 };
 
 struct dm_monitor {
+    struct dm_monitor_head head; /* first: the lock of the public calls */
     int64_t min_interval_ns;
     dm_rate_state cpu_rate, disk_rate, net_rate;
     dm_level_state memory_level;
@@ -583,6 +584,7 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
         return DM_E_NOMEM;
     }
+    dm_head_init(m);
     m->min_interval_ns = opts->min_interval_ns;
     for (i = 0; i < DM_MAX_DISKS; i++)
         m->disks[i].h = INVALID_HANDLE_VALUE;
@@ -602,7 +604,7 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     ifaces_open(m);
     /* The baseline of every metric. Only a monitor that can read nothing at all fails. */
     memset(&baseline, 0, sizeof baseline);
-    dm_monitor_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
+    dm_backend_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
                          &baseline);
     readings[0] = &baseline.cpu, readings[1] = &baseline.memory;
     readings[2] = &baseline.disk, readings[3] = &baseline.network;
@@ -627,10 +629,11 @@ void dm_monitor_close(dm_monitor *m)
         if (m->disks[i].h != INVALID_HANDLE_VALUE)
             CloseHandle(m->disks[i].h);
     free(m->perf_buf);
+    dm_head_destroy(m);
     free(m);
 }
 
-int dm_monitor_grow(dm_monitor *m, unsigned metrics, dm_error *err)
+int dm_backend_grow(dm_monitor *m, unsigned metrics, dm_error *err)
 {
     dm_set_error(err, DM_OK, 0, NULL, NULL);
     if (m == NULL)
@@ -647,7 +650,7 @@ int dm_monitor_grow(dm_monitor *m, unsigned metrics, dm_error *err)
     return DM_OK; /* nothing else is read into a buffer that can be outgrown */
 }
 
-int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
+int dm_backend_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
 {
     static const dm_metric_sampler samplers[4] = {sample_cpu, sample_memory, sample_disk,
                                                   sample_network};
@@ -658,7 +661,7 @@ int dm_monitor_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sam
 
 int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? DM_KIND_HOST : 0; }
 
-int dm_monitor_environment(dm_monitor *m, dm_environment *out)
+int dm_backend_environment(dm_monitor *m, dm_environment *out)
 {
     if (m == NULL || out == NULL)
         return DM_E_INVALID;
@@ -677,7 +680,7 @@ int dm_monitor_environment(dm_monitor *m, dm_environment *out)
     return DM_OK;
 }
 
-size_t dm_monitor_sample_files(const dm_monitor *m, unsigned metrics, const char **paths,
+size_t dm_backend_sample_files(const dm_monitor *m, unsigned metrics, const char **paths,
                                size_t cap)
 {
     (void)m, (void)metrics, (void)paths, (void)cap;
@@ -686,25 +689,25 @@ size_t dm_monitor_sample_files(const dm_monitor *m, unsigned metrics, const char
 
 int64_t dm_monitor_min_interval_ns(const dm_monitor *m) { return m->min_interval_ns; }
 
-size_t dm_monitor_disk_count(const dm_monitor *m) { return m->ndisks; }
+size_t dm_backend_disk_count(const dm_monitor *m) { return m->ndisks; }
 
-const char *dm_monitor_disk_name(const dm_monitor *m, size_t i)
+const char *dm_backend_disk_name(const dm_monitor *m, size_t i)
 {
     return i < m->ndisks ? m->disks[i].path + 4 : NULL; /* "PhysicalDriveN" */
 }
 
-int dm_monitor_net_mode(const dm_monitor *m)
+int dm_backend_net_mode(const dm_monitor *m)
 {
     return m->net_status.code == DM_OK ? m->net_mode : 0;
 }
 
 /* As on Linux, the list is empty in DM_NET_ALL_BUT_LO mode. */
-size_t dm_monitor_iface_count(const dm_monitor *m)
+size_t dm_backend_iface_count(const dm_monitor *m)
 {
     return m->net_status.code == DM_OK && m->net_mode != DM_NET_ALL_BUT_LO ? m->nifaces : 0;
 }
 
-const char *dm_monitor_iface_name(const dm_monitor *m, size_t i)
+const char *dm_backend_iface_name(const dm_monitor *m, size_t i)
 {
-    return i < dm_monitor_iface_count(m) ? m->ifaces[i].name : NULL;
+    return i < dm_backend_iface_count(m) ? m->ifaces[i].name : NULL;
 }
