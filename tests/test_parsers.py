@@ -600,6 +600,11 @@ def test_u64_limits() -> None:
     assert parse_netdev_line(b"e:18446744073709551615 0 0 0 0 0 0 0 1") == NetdevLine(
         "e", U64_MAX, 1
     )
+    # More than 19 digits: checked digit by digit, so leading zeros are only zeros.
+    assert parse_proc_stat(b"cpu  000000000000000000000007 0 0 0\n").user == 7
+    assert parse_proc_stat(b"cpu  0 0 0 00018446744073709551615\n").idle == U64_MAX
+    with pytest.raises(ParseError):
+        parse_proc_stat(b"cpu  0 0 0 99999999999999999999\n")
 
 
 def test_empty_diskstats_is_no_disks() -> None:

@@ -7,8 +7,8 @@
 int dm_parse_proc_stat(const char *buf, size_t len, dm_cpu_times *out)
 {
     uint64_t v[10] = {0};
-    size_t pos = 0, line_len;
-    int n = 0, has_newline;
+    size_t line_len;
+    int n, has_newline;
 
     if (buf == NULL || out == NULL)
         return DM_E_INVALID;
@@ -17,19 +17,12 @@ int dm_parse_proc_stat(const char *buf, size_t len, dm_cpu_times *out)
     if (!has_newline || line_len < 4 || !dm_starts_with(buf, line_len, "cpu") ||
         !dm_is_blank(buf[3]))
         return DM_E_PARSE;
-    pos = 3;
-    while (n < 10 && dm_skip_blanks(buf, line_len, &pos)) {
-        if (dm_scan_u64(buf, line_len, &pos, &v[n]) != 0)
-            return DM_E_PARSE;
-        n++;
-    }
-    if (dm_skip_blanks(buf, line_len, &pos)) {
-        /* More than ten fields: a future kernel. Accept, but the extra fields must be numbers. */
-        uint64_t extra;
-        while (dm_skip_blanks(buf, line_len, &pos))
-            if (dm_scan_u64(buf, line_len, &pos, &extra) != 0)
-                return DM_E_PARSE;
-    }
+    /* More than ten fields would be a future kernel: accepted, if they are numbers. */
+    n = dm_scan_u64_line(buf + 3, line_len - 3, v, 10);
+    if (n < 0)
+        return DM_E_PARSE;
+    if (n > 10)
+        n = 10;
     if (n < 4) /* user nice system idle: every kernel since 2.4 */
         return DM_E_PARSE;
     out->user = v[0];
@@ -455,38 +448,20 @@ const char *dm_disk_set_name(const dm_disk_set *set, size_t i)
 int dm_parse_block_stat(const char *buf, size_t len, uint64_t *sectors_read,
                         uint64_t *sectors_written)
 {
-    size_t pos = 0, line_len;
-    uint64_t v, rd = 0, wr = 0;
-    int n = 0, nl;
+    size_t line_len;
+    uint64_t v[7];
+    int n, nl;
     if (buf == NULL || sectors_read == NULL || sectors_written == NULL)
         return DM_E_INVALID;
     line_len = dm_line_len(buf, len, 0, &nl);
     if (!nl || line_len + 1 != len)
         return DM_E_PARSE; /* one line, ended by its newline */
-    /* One pass: the 3rd and 7th fields are the sectors; the others need only be digits. */
-    while (dm_skip_blanks(buf, line_len, &pos)) {
-        if (n == 17)
-            return DM_E_PARSE;
-        if (n == 2 || n == 6) {
-            if (dm_scan_u64(buf, line_len, &pos, &v) != 0)
-                return DM_E_PARSE;
-            if (n == 2)
-                rd = v;
-            else
-                wr = v;
-        } else {
-            size_t start = pos;
-            while (pos < line_len && dm_is_digit(buf[pos]))
-                pos++;
-            if (pos == start || (pos < line_len && !dm_is_blank(buf[pos])))
-                return DM_E_PARSE;
-        }
-        n++;
-    }
+    /* The 3rd and 7th fields are the sectors; the others need only be numbers. */
+    n = dm_scan_u64_line(buf, line_len, v, 7);
     if (n != 11 && n != 15 && n != 17) /* 17 since 5.5 (flushes), 15 since 4.18 (discards) */
         return DM_E_PARSE;
-    *sectors_read = rd;
-    *sectors_written = wr;
+    *sectors_read = v[2];
+    *sectors_written = v[6];
     return DM_OK;
 }
 

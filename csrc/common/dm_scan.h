@@ -45,6 +45,39 @@ static inline int dm_scan_u64(const char *s, size_t len, size_t *pos, uint64_t *
     return 0;
 }
 
+/* Scans one line s[0..len) of blank-separated unsigned decimals, where s[len] is the line's
+   newline (so it must be readable: it ends both inner loops, which then need no bounds check).
+   Stores the first `max` fields in v[] and returns how many there are, or -1 when a field is
+   not a number or overflows. The per-sample parsers spend most of their time in this loop. */
+static inline int dm_scan_u64_line(const char *s, size_t len, uint64_t *v, int max)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    int n = 0;
+    if (*end != '\n')
+        return -1;
+    for (;;) {
+        const unsigned char *start;
+        uint64_t x = 0;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (p == end)
+            return n;
+        start = p;
+        while ((unsigned char)(*p - '0') < 10)
+            x = x * 10 + (uint64_t)(*p++ - '0');
+        if (p == start || (*p != ' ' && *p != '\t' && p != end))
+            return -1;
+        if (p - start > 19) { /* may have wrapped: scan it again with the overflow check */
+            size_t at = 0;
+            if (dm_scan_u64((const char *)start, (size_t)(p - start), &at, &x) != 0)
+                return -1;
+        }
+        if (n < max)
+            v[n] = x;
+        n++;
+    }
+}
+
 /* Length of the line starting at `start` (excluding its newline), and whether it ended in one. */
 static inline size_t dm_line_len(const char *s, size_t len, size_t start, int *has_newline)
 {
