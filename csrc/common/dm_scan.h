@@ -63,11 +63,16 @@ static inline int dm_scan_u64_line(const char *s, size_t len, uint64_t *v, int m
         if (p == end)
             return n;
         start = p;
-        while ((unsigned char)(*p - '0') < 10)
-            x = x * 10 + (uint64_t)(*p++ - '0');
+        if (n < max) {
+            while ((unsigned char)(*p - '0') < 10)
+                x = x * 10 + (uint64_t)(*p++ - '0');
+        } else { /* a field only counted: checked to be digits, not converted */
+            while ((unsigned char)(*p - '0') < 10)
+                p++;
+        }
         if (p == start || (*p != ' ' && *p != '\t' && p != end))
             return -1;
-        if (p - start > 19) { /* may have wrapped: scan it again with the overflow check */
+        if (p - start > 19 && n < max) { /* may have wrapped: scan it again, checked */
             size_t at = 0;
             if (dm_scan_u64((const char *)start, (size_t)(p - start), &at, &x) != 0)
                 return -1;
