@@ -16,15 +16,13 @@ from danube_metrics.errors import (
 )
 from danube_metrics.monitor import (
     CgroupResourceMonitor,
-    DiskIOStats,
     Environment,
     NativeResourceMonitor,
-    NetworkIOStats,
     Readings,
     ResourceMonitor,
-    Sample,
     create_resource_monitor,
 )
+from danube_metrics.readings import DiskIOStats, NetworkIOStats, Sample
 from danube_metrics.report import (
     LoadReport,
     ResourceType,

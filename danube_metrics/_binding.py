@@ -18,6 +18,7 @@ from danube_metrics.errors import (
     ParseError,
     ReadingError,
 )
+from danube_metrics.readings import DiskIOStats, NetworkIOStats, Sample
 
 CPU: int = lib.DM_CPU
 MEMORY: int = lib.DM_MEMORY
@@ -95,6 +96,8 @@ _dm_monitor_sample = lib.dm_monitor_sample
 _dm_monitor_cpu_percent = lib.dm_monitor_cpu_percent
 _dm_monitor_memory_percent = lib.dm_monitor_memory_percent
 _DM_E_BUFFER: int = lib.DM_E_BUFFER
+# Builds a NamedTuple without the keyword handling of its constructor (the hot path).
+_new_tuple = tuple.__new__
 _READINGS = ((CPU, "cpu"), (MEMORY, "memory"), (DISK, "disk"), (NETWORK, "network"))
 
 KIND_HOST: int = lib.DM_KIND_HOST
@@ -160,7 +163,7 @@ class MonitorHandle:
             raise MonitorClosedError("the monitor is closed")
         return mon
 
-    def sample(self, metrics: int, now_ns: Optional[int] = None) -> RawSample:
+    def sample_raw(self, metrics: int, now_ns: Optional[int] = None) -> RawSample:
         """Samples the metrics in the bit mask; errors are returned per resource, not raised."""
         mon = self._check_open()
         out = _new_out()[0]
@@ -195,6 +198,29 @@ class MonitorHandle:
             return _unpack_figures(view)
         finally:
             outs.append((out, view))
+
+    def sample_all(self) -> Sample:
+        """sample_figures(ALL) as a Sample, written out: the hot loop's call has one frame."""
+        outs = self._outs
+        try:
+            out, view = outs.pop()
+        except IndexError:
+            out, view = _new_out()
+        try:
+            rc = _dm_monitor_sample(self._mon, ALL, out)
+            if rc:
+                self._raise_failure(ALL, rc, out)
+            return _new_tuple(Sample, _unpack_figures(view))
+        finally:
+            outs.append((out, view))
+
+    def disk_io(self) -> DiskIOStats:
+        f = self.sample_figures(DISK)
+        return _new_tuple(DiskIOStats, (f[2], f[3]))
+
+    def network_io(self) -> NetworkIOStats:
+        f = self.sample_figures(NETWORK)
+        return _new_tuple(NetworkIOStats, (f[4], f[5]))
 
     def cpu_percent(self) -> float:
         v: float = _dm_monitor_cpu_percent(self._mon)

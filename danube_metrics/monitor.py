@@ -19,50 +19,15 @@ from danube_metrics import _binding
 from danube_metrics._binding import RawSample
 from danube_metrics.errors import DanubeMetricsError, NotSupportedError
 
+# Re-exported: the value types were defined here first.
+from danube_metrics.readings import DiskIOStats as DiskIOStats
+from danube_metrics.readings import NetworkIOStats as NetworkIOStats
+from danube_metrics.readings import Sample as Sample
+
 _M = TypeVar("_M", bound="ResourceMonitor")
 
 DEFAULT_MIN_INTERVAL = 0.1
 """Seconds: rate readings closer together than this return the last values."""
-
-
-class DiskIOStats(NamedTuple):
-    """Disk throughput in bytes per second, over the last interval."""
-
-    read_bytes_per_sec: float
-    write_bytes_per_sec: float
-
-    def total_bytes_per_sec(self) -> float:
-        return self.read_bytes_per_sec + self.write_bytes_per_sec
-
-
-class NetworkIOStats(NamedTuple):
-    """Network throughput in bytes per second, over the last interval."""
-
-    rx_bytes_per_sec: float
-    tx_bytes_per_sec: float
-
-    def total_bytes_per_sec(self) -> float:
-        return self.rx_bytes_per_sec + self.tx_bytes_per_sec
-
-
-class Sample(NamedTuple):
-    """The four readings taken at one instant: six figures, flat (one object per sample on the
-    hot path), with ``disk`` and ``network`` as the DiskIOStats and NetworkIOStats views."""
-
-    cpu_percent: float
-    memory_percent: float
-    disk_read_bytes_per_sec: float
-    disk_write_bytes_per_sec: float
-    net_rx_bytes_per_sec: float
-    net_tx_bytes_per_sec: float
-
-    @property
-    def disk(self) -> DiskIOStats:
-        return DiskIOStats(self.disk_read_bytes_per_sec, self.disk_write_bytes_per_sec)
-
-    @property
-    def network(self) -> NetworkIOStats:
-        return NetworkIOStats(self.net_rx_bytes_per_sec, self.net_tx_bytes_per_sec)
 
 
 class Readings(NamedTuple):
@@ -137,15 +102,24 @@ class ResourceMonitor(abc.ABC):
         self.close()
 
 
-# Builds a NamedTuple without the keyword handling of its constructor (the hot path).
-_new = tuple.__new__
-
-
 class _CoreMonitor(ResourceMonitor):
     """A monitor backed by a C core handle (shared by every backend)."""
 
     _handle: _binding.MonitorHandle
 
+    def _use(self, handle: _binding.MonitorHandle) -> None:
+        """Takes the handle. The hot readings are the handle's own methods, bound on this
+        instance: a call costs a few hundred nanoseconds, and a frame of this class in between
+        would add a tenth of that."""
+        self._handle = handle
+        self.get_cpu_usage = handle.cpu_percent  # type: ignore[method-assign]
+        self.get_memory_usage = handle.memory_percent  # type: ignore[method-assign]
+        self.get_disk_io = handle.disk_io  # type: ignore[method-assign]
+        self.get_network_io = handle.network_io  # type: ignore[method-assign]
+        self.sample = handle.sample_all  # type: ignore[method-assign]
+
+    # The same readings through the class, for help() and for subclasses; instances use the
+    # handle's methods bound in _use.
     def get_cpu_usage(self) -> float:
         return self._handle.cpu_percent()
 
@@ -153,23 +127,21 @@ class _CoreMonitor(ResourceMonitor):
         return self._handle.memory_percent()
 
     def get_disk_io(self) -> DiskIOStats:
-        f = self._handle.sample_figures(_binding.DISK)
-        return _new(DiskIOStats, (f[2], f[3]))
+        return self._handle.disk_io()
 
     def get_network_io(self) -> NetworkIOStats:
-        f = self._handle.sample_figures(_binding.NETWORK)
-        return _new(NetworkIOStats, (f[4], f[5]))
+        return self._handle.network_io()
 
     def sample(self) -> Sample:
-        return _new(Sample, self._handle.sample_figures(_binding.ALL))
+        return self._handle.sample_all()
 
     def read_all(self) -> Readings:
-        raw = self._handle.sample(_binding.ALL)
+        raw = self._handle.sample_raw(_binding.ALL)
         return _readings(raw)
 
     def _sample_at(self, now_ns: int) -> Readings:
         """Samples as if the monotonic clock read `now_ns` (for tests with fixture trees)."""
-        return _readings(self._handle.sample(_binding.ALL, now_ns))
+        return _readings(self._handle.sample_raw(_binding.ALL, now_ns))
 
     def close(self) -> None:
         self._handle.close()
@@ -281,8 +253,10 @@ class _LinuxMonitor(_CoreMonitor):
             raise NotSupportedError("monitor", None, "cgroups exist on Linux only")
         self.root = os.fspath(root)
         self.min_interval = float(min_interval)
-        self._handle = _binding.MonitorHandle(
-            self.root, round(min_interval * 1e9), ifaces, _start_ns, self._kind
+        self._use(
+            _binding.MonitorHandle(
+                self.root, round(min_interval * 1e9), ifaces, _start_ns, self._kind
+            )
         )
         self._signals = tuple(container_signals(self.root))
 

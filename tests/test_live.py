@@ -72,7 +72,7 @@ def timed(mon: NativeResourceMonitor, what: str) -> tuple[Any, float]:
     seconds: rate x (difference of two such times) is then exactly the counters' difference.
     (A time read around the call would be off by the call's microseconds.)"""
     now = _binding.monotonic_ns()
-    raw = mon._handle.sample(_binding.DISK if what == "disk" else _binding.NETWORK, now)
+    raw = mon._handle.sample_raw(_binding.DISK if what == "disk" else _binding.NETWORK, now)
     if what == "disk":
         if raw.disk_error is not None:
             raise raw.disk_error
@@ -368,7 +368,7 @@ def counters():
 def timed(mon):
     # The reading at a time chosen here: rate x interval is then exactly the bytes counted.
     now = _binding.monotonic_ns()
-    raw = mon._handle.sample(_binding.NETWORK, now)
+    raw = mon._handle.sample_raw(_binding.NETWORK, now)
     if raw.network_error is not None:
         raise raw.network_error
     return NetworkIOStats(raw.net_rx_bytes_per_sec, raw.net_tx_bytes_per_sec), now / 1e9
