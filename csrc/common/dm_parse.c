@@ -46,14 +46,10 @@ void dm_cpu_busy_idle(const dm_cpu_times *t, uint64_t *busy, uint64_t *idle)
     *idle = t->idle + t->iowait;
 }
 
-/* "Key:   123 kB" -> bytes. Returns 0 when the line is the key, 1 when another key, -1 if bad. */
-static int meminfo_value(const char *line, size_t len, const char *key, uint64_t *out)
+/* The value of a "Key:   123 kB" line, in bytes; `pos` is just past the colon. */
+static int meminfo_value(const char *line, size_t len, size_t pos, uint64_t *out)
 {
-    size_t klen = strlen(key), pos;
     uint64_t v;
-    if (len <= klen || memcmp(line, key, klen) != 0 || line[klen] != ':')
-        return 1;
-    pos = klen + 1;
     if (dm_scan_u64(line, len, &pos, &v) != 0)
         return -1;
     dm_skip_blanks(line, len, &pos);
@@ -68,52 +64,83 @@ static int meminfo_value(const char *line, size_t len, const char *key, uint64_t
     return 0;
 }
 
+enum { MI_TOTAL, MI_AVAILABLE, MI_FREE, MI_BUFFERS, MI_CACHED, MI_SRECLAIMABLE, MI_SHMEM, MI_KEYS };
+
+/* Which wanted key starts the line ("Key:"), or -1; *after is then just past the colon. The
+   first byte picks the candidates: most lines are compared once, or not at all. */
+static int meminfo_key(const char *line, size_t len, size_t *after)
+{
+#define DM_KEY(text, id)                                                                         \
+    if (len >= sizeof text - 1 && memcmp(line, text, sizeof text - 1) == 0) {                  \
+        *after = sizeof text - 1;                                                              \
+        return id;                                                                             \
+    }
+    if (len == 0)
+        return -1;
+    switch (line[0]) {
+    case 'M':
+        DM_KEY("MemTotal:", MI_TOTAL)
+        DM_KEY("MemAvailable:", MI_AVAILABLE)
+        DM_KEY("MemFree:", MI_FREE)
+        break;
+    case 'B':
+        DM_KEY("Buffers:", MI_BUFFERS)
+        break;
+    case 'C':
+        DM_KEY("Cached:", MI_CACHED)
+        break;
+    case 'S':
+        DM_KEY("SReclaimable:", MI_SRECLAIMABLE)
+        DM_KEY("Shmem:", MI_SHMEM)
+        break;
+    default:
+        break;
+    }
+    return -1;
+#undef DM_KEY
+}
+
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 int dm_parse_meminfo(const char *buf, size_t len, dm_meminfo *out)
 {
-    static const char *const keys[] = {"MemTotal", "MemAvailable", "MemFree", "Buffers",
-                                       "Cached", "SReclaimable", "Shmem"};
-    enum { TOTAL, AVAILABLE, FREE, BUFFERS, CACHED, SRECLAIMABLE, SHMEM, NKEYS };
-    uint64_t val[NKEYS] = {0};
-    int seen[NKEYS] = {0};
+    uint64_t val[MI_KEYS] = {0};
+    int seen[MI_KEYS] = {0};
     size_t start = 0;
 
     if (buf == NULL || out == NULL)
         return DM_E_INVALID;
     while (start < len) {
         int has_newline, k;
-        size_t line_len = dm_line_len(buf, len, start, &has_newline);
+        size_t after, line_len = dm_line_len(buf, len, start, &has_newline);
         const char *line = buf + start;
         if (!has_newline)
             return DM_E_PARSE; /* a cut-off last line */
-        for (k = 0; k < NKEYS; k++) {
-            int r = meminfo_value(line, line_len, keys[k], &val[k]);
-            if (r < 0)
+        k = meminfo_key(line, line_len, &after);
+        if (k >= 0) {
+            if (meminfo_value(line, line_len, after, &val[k]) != 0)
                 return DM_E_PARSE;
-            if (r == 0) {
-                seen[k] = 1;
-                break;
-            }
+            seen[k] = 1;
         }
         start += line_len + 1;
-        if (seen[TOTAL] && seen[AVAILABLE])
+        if (seen[MI_TOTAL] && seen[MI_AVAILABLE])
             break; /* lines 1 and 3 on every kernel that has MemAvailable: the rest is unused */
     }
-    if (!seen[TOTAL] || val[TOTAL] == 0)
+    if (!seen[MI_TOTAL] || val[MI_TOTAL] == 0)
         return DM_E_PARSE;
-    out->total = val[TOTAL];
-    out->has_mem_available = seen[AVAILABLE];
-    if (seen[AVAILABLE]) {
-        out->available = val[AVAILABLE];
+    out->total = val[MI_TOTAL];
+    out->has_mem_available = seen[MI_AVAILABLE];
+    if (seen[MI_AVAILABLE]) {
+        out->available = val[MI_AVAILABLE];
     } else {
         /* Kernels before 3.14: free memory plus reclaimable caches, less shared memory which
            sits in Cached but cannot be dropped. */
         uint64_t avail;
-        if (!seen[FREE] || !seen[CACHED])
+        if (!seen[MI_FREE] || !seen[MI_CACHED])
             return DM_E_PARSE;
-        avail = sat_add(sat_add(val[FREE], val[BUFFERS]), sat_add(val[CACHED], val[SRECLAIMABLE]));
-        avail = avail > val[SHMEM] ? avail - val[SHMEM] : 0;
+        avail = sat_add(sat_add(val[MI_FREE], val[MI_BUFFERS]),
+                        sat_add(val[MI_CACHED], val[MI_SRECLAIMABLE]));
+        avail = avail > val[MI_SHMEM] ? avail - val[MI_SHMEM] : 0;
         out->available = avail;
     }
     if (out->available > out->total)
