@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno as errno_module
 import os
 import struct
-from typing import Any, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 from danube_metrics._native import ffi, lib
 from danube_metrics.errors import (
@@ -90,14 +90,11 @@ class EnvironmentInfo(NamedTuple):
 
 # The six figures lead dm_sample: one unpack reads them (cheaper than six cdata lookups).
 assert ffi.offsetof("dm_sample", "net_tx_bytes_per_sec") == 5 * 8
-_unpack_figures = struct.Struct("6d").unpack_from
 # Looked up once: attribute lookups on `lib` show in a call that costs a few microseconds.
 _dm_monitor_sample = lib.dm_monitor_sample
 _dm_monitor_cpu_percent = lib.dm_monitor_cpu_percent
 _dm_monitor_memory_percent = lib.dm_monitor_memory_percent
 _DM_E_BUFFER: int = lib.DM_E_BUFFER
-# Builds a NamedTuple without the keyword handling of its constructor (the hot path).
-_new_tuple = tuple.__new__
 _READINGS = ((CPU, "cpu"), (MEMORY, "memory"), (DISK, "disk"), (NETWORK, "network"))
 
 KIND_HOST: int = lib.DM_KIND_HOST
@@ -107,6 +104,34 @@ KIND_CGROUP: int = lib.DM_KIND_CGROUP
 def _new_out() -> tuple[Any, Any]:
     out = ffi.new("dm_sample *")
     return out, ffi.buffer(out)
+
+
+_T = TypeVar("_T")
+
+
+def _reader(metrics: int, first: int, count: int, cls: type[_T]) -> Callable[[MonitorHandle], _T]:
+    """A MonitorHandle method that samples `metrics` and returns `count` figures from the
+    `first` as a `cls` (a tuple type): the hot path, one frame per call. The output struct
+    comes from the handle's pool."""
+    unpack = struct.Struct(f"{count}d").unpack_from
+    offset = 8 * first
+
+    def read(self: MonitorHandle) -> _T:
+        outs = self._outs
+        try:
+            out, view = outs.pop()
+        except IndexError:  # another thread holds the pool's structs: one more
+            out, view = _new_out()
+        try:
+            rc = _dm_monitor_sample(self._mon, metrics, out)
+            if rc:
+                self._raise_failure(metrics, rc, out)
+            # tuple.__new__ skips a NamedTuple constructor's keyword handling.
+            return tuple.__new__(cls, unpack(view, offset))  # type: ignore[type-var]
+        finally:
+            outs.append((out, view))
+
+    return read
 
 
 class MonitorHandle:
@@ -184,55 +209,27 @@ class MonitorHandle:
               for _, name in _READINGS),
         )  # fmt: skip
 
-    def sample_figures(self, metrics: int) -> tuple[float, ...]:
-        """The hot path: the six figures, or the first failing reading's error raised."""
-        outs = self._outs
-        try:
-            out, view = outs.pop()
-        except IndexError:  # another thread holds the pool's structs: one more
-            out, view = _new_out()
-        try:
-            rc = _dm_monitor_sample(self._mon, metrics, out)
-            if rc:
-                self._raise_failure(metrics, rc, out)
-            return _unpack_figures(view)
-        finally:
-            outs.append((out, view))
-
-    def sample_all(self) -> Sample:
-        """sample_figures(ALL) as a Sample, written out: the hot loop's call has one frame."""
-        outs = self._outs
-        try:
-            out, view = outs.pop()
-        except IndexError:
-            out, view = _new_out()
-        try:
-            rc = _dm_monitor_sample(self._mon, ALL, out)
-            if rc:
-                self._raise_failure(ALL, rc, out)
-            return _new_tuple(Sample, _unpack_figures(view))
-        finally:
-            outs.append((out, view))
-
-    def disk_io(self) -> DiskIOStats:
-        f = self.sample_figures(DISK)
-        return _new_tuple(DiskIOStats, (f[2], f[3]))
-
-    def network_io(self) -> NetworkIOStats:
-        f = self.sample_figures(NETWORK)
-        return _new_tuple(NetworkIOStats, (f[4], f[5]))
+    # The hot readings (see _reader). The figures lead dm_sample in this order: cpu, memory,
+    # disk read, disk write, net rx, net tx.
+    sample_all = _reader(ALL, 0, 6, Sample)
+    disk_io = _reader(DISK, 2, 2, DiskIOStats)
+    network_io = _reader(NETWORK, 4, 2, NetworkIOStats)
+    _cpu_figures = _reader(CPU, 0, 1, tuple)
+    _memory_figures = _reader(MEMORY, 1, 1, tuple)
 
     def cpu_percent(self) -> float:
         v: float = _dm_monitor_cpu_percent(self._mon)
         if v >= 0.0:  # NaN when the reading failed
             return v
-        return self.sample_figures(CPU)[0]  # raises why (or returns a value taken since)
+        v = self._cpu_figures()[0]  # raises why (or returns a value taken since)
+        return v
 
     def memory_percent(self) -> float:
         v: float = _dm_monitor_memory_percent(self._mon)
         if v >= 0.0:
             return v
-        return self.sample_figures(MEMORY)[1]
+        v = self._memory_figures()[0]
+        return v
 
     def _raise_failure(self, metrics: int, rc: int, out: Any) -> None:
         """Raises the error of a failed sample, after growing a buffer a file outgrew."""
