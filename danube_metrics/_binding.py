@@ -88,10 +88,12 @@ class EnvironmentInfo(NamedTuple):
     memory_total_bytes: int
 
 
-# The six figures lead dm_sample: one unpack reads them (cheaper than six cdata lookups).
+# The six figures lead dm_sample, which leads dm_call: one unpack reads them (cheaper than six
+# cdata lookups).
 assert ffi.offsetof("dm_sample", "net_tx_bytes_per_sec") == 5 * 8
+assert ffi.offsetof("dm_call", "out") == 0
 # Looked up once: attribute lookups on `lib` show in a call that costs a few microseconds.
-_dm_monitor_sample = lib.dm_monitor_sample
+_dm_call_sample = lib.dm_call_sample
 _dm_monitor_cpu_percent = lib.dm_monitor_cpu_percent
 _dm_monitor_memory_percent = lib.dm_monitor_memory_percent
 _DM_E_BUFFER: int = lib.DM_E_BUFFER
@@ -101,35 +103,52 @@ KIND_HOST: int = lib.DM_KIND_HOST
 KIND_CGROUP: int = lib.DM_KIND_CGROUP
 
 
-def _new_out() -> tuple[Any, Any]:
-    out = ffi.new("dm_sample *")
-    return out, ffi.buffer(out)
-
-
 _T = TypeVar("_T")
+
+
+class _CallPool(list):  # type: ignore[type-arg]
+    """Idle dm_call structs of one monitor and one set of metrics, each with a buffer view:
+    (call, view) pairs. The pool holds the monitor's cdata, so that a call in flight (which
+    holds its pool) keeps the monitor alive after close() has replaced the pools."""
+
+    def __init__(self, mon: Any, metrics: int) -> None:
+        super().__init__()
+        self.mon = mon
+        self.metrics = metrics
+
+    def new_entry(self) -> tuple[Any, Any]:
+        call = ffi.new("dm_call *")
+        call.mon = self.mon
+        call.metrics = self.metrics
+        return call, ffi.buffer(call)
+
+
+def _pools(mon: Any) -> list[_CallPool]:
+    """One pool per metrics mask (0 to ALL), indexed by the mask."""
+    return [_CallPool(mon, metrics) for metrics in range(ALL + 1)]
 
 
 def _reader(metrics: int, first: int, count: int, cls: type[_T]) -> Callable[[MonitorHandle], _T]:
     """A MonitorHandle method that samples `metrics` and returns `count` figures from the
-    `first` as a `cls` (a tuple type): the hot path, one frame per call. The output struct
-    comes from the handle's pool."""
+    `first` as a `cls` (a tuple type): the hot path, one frame and one one-argument C call.
+    Each call takes a dm_call of its own from the pool: two threads never share one."""
     unpack = struct.Struct(f"{count}d").unpack_from
     offset = 8 * first
 
     def read(self: MonitorHandle) -> _T:
-        outs = self._outs
+        calls = self._pools[metrics]
         try:
-            out, view = outs.pop()
-        except IndexError:  # another thread holds the pool's structs: one more
-            out, view = _new_out()
+            entry = calls.pop()
+        except IndexError:  # every struct is in use by another thread: one more
+            entry = calls.new_entry()
         try:
-            rc = _dm_monitor_sample(self._mon, metrics, out)
+            rc = _dm_call_sample(entry[0])
             if rc:
-                self._raise_failure(metrics, rc, out)
+                self._raise_failure(metrics, rc, ffi.addressof(entry[0], "out"))
             # tuple.__new__ skips a NamedTuple constructor's keyword handling.
-            return tuple.__new__(cls, unpack(view, offset))  # type: ignore[type-var]
+            return tuple.__new__(cls, unpack(entry[1], offset))  # type: ignore[type-var]
         finally:
-            outs.append((out, view))
+            calls.append(entry)
 
     return read
 
@@ -172,11 +191,13 @@ class MonitorHandle:
             raise error_from_c("open", err)
         self._mon: Any = ffi.gc(out[0], lib.dm_monitor_close)
         self._closed = False
-        self._outs: list[tuple[Any, Any]] = [_new_out()]
+        self._pools = _pools(self._mon)
 
     def close(self) -> None:
         self._closed = True
-        self._mon = ffi.NULL  # C rejects NULL; the monitor is freed once no call holds it
+        # C rejects NULL; the monitor is freed once no call (or pool in use) holds it.
+        self._mon = ffi.NULL
+        self._pools = _pools(ffi.NULL)
 
     @property
     def closed(self) -> bool:
@@ -191,7 +212,7 @@ class MonitorHandle:
     def sample_raw(self, metrics: int, now_ns: Optional[int] = None) -> RawSample:
         """Samples the metrics in the bit mask; errors are returned per resource, not raised."""
         mon = self._check_open()
-        out = _new_out()[0]
+        out = ffi.new("dm_sample *")
         if now_ns is None:
             rc = lib.dm_monitor_sample(mon, metrics, out)
         else:

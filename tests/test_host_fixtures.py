@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import math
 import os
 import shutil
 import subprocess
@@ -285,6 +286,18 @@ def test_closed_monitor_raises(tree_factory: TreeFactory) -> None:
             reading()
     with pytest.raises(MonitorClosedError):
         _ = mon.environment
+
+
+def test_one_argument_calls_reject_a_missing_monitor() -> None:
+    """The C calls the hot path makes take NULL (a closed handle passes it) without crashing."""
+    from danube_metrics._native import ffi, lib
+
+    assert lib.dm_call_sample(ffi.NULL) == lib.DM_E_INVALID
+    call = ffi.new("dm_call *")
+    call.metrics = lib.DM_ALL
+    assert lib.dm_call_sample(call) == lib.DM_E_INVALID
+    assert math.isnan(lib.dm_monitor_cpu_percent(ffi.NULL))
+    assert math.isnan(lib.dm_monitor_memory_percent(ffi.NULL))
 
 
 def test_describe_names_disks_and_interfaces(tree_factory: TreeFactory) -> None:

@@ -111,6 +111,11 @@ int dm_monitor_sample(dm_monitor *mon, unsigned metrics, dm_sample *out)
     return dm_monitor_sample_at(mon, metrics, dm_monotonic_ns(), out);
 }
 
+int dm_call_sample(dm_call *call)
+{
+    return call != NULL ? dm_monitor_sample(call->mon, call->metrics, &call->out) : DM_E_INVALID;
+}
+
 /* One figure through a one-argument call: the cheapest call a binding like cffi makes. */
 static double one_figure(dm_monitor *mon, unsigned metric)
 {
