@@ -59,14 +59,10 @@ def error_from_c(resource: str, err: Any) -> DanubeMetricsError:
 
 
 class RawSample(NamedTuple):
-    """One C sample: the six figures, and per resource either None or the error."""
+    """One C sample: the figures (a failed reading's are meaningless), and per resource
+    either None or the error."""
 
-    cpu_percent: float
-    memory_percent: float
-    disk_read_bytes_per_sec: float
-    disk_write_bytes_per_sec: float
-    net_rx_bytes_per_sec: float
-    net_tx_bytes_per_sec: float
+    figures: Sample
     cpu_error: Optional[DanubeMetricsError]
     memory_error: Optional[DanubeMetricsError]
     disk_error: Optional[DanubeMetricsError]
@@ -92,6 +88,7 @@ class EnvironmentInfo(NamedTuple):
 # cdata lookups).
 assert ffi.offsetof("dm_sample", "net_tx_bytes_per_sec") == 5 * 8
 assert ffi.offsetof("dm_call", "out") == 0
+_unpack_six = struct.Struct("6d").unpack_from
 # Looked up once: attribute lookups on `lib` show in a call that costs a few microseconds.
 _dm_call_sample = lib.dm_call_sample
 _dm_monitor_cpu_percent = lib.dm_monitor_cpu_percent
@@ -220,12 +217,7 @@ class MonitorHandle:
         if rc == lib.DM_E_BUFFER:
             rc = self._grow_and_retry(mon, metrics, now_ns, out)
         return RawSample(
-            out.cpu_percent,
-            out.memory_percent,
-            out.disk_read_bytes_per_sec,
-            out.disk_write_bytes_per_sec,
-            out.net_rx_bytes_per_sec,
-            out.net_tx_bytes_per_sec,
+            tuple.__new__(Sample, _unpack_six(ffi.buffer(out))),
             *(error_from_c(name, getattr(out, name)) if rc and getattr(out, name).code else None
               for _, name in _READINGS),
         )  # fmt: skip

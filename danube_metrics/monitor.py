@@ -161,15 +161,12 @@ def _readings(raw: RawSample) -> Readings:
     ):
         if err is not None:
             errors[name] = err
+    f = raw.figures
     return Readings(
-        None if raw.cpu_error else raw.cpu_percent,
-        None if raw.memory_error else raw.memory_percent,
-        None
-        if raw.disk_error
-        else DiskIOStats(raw.disk_read_bytes_per_sec, raw.disk_write_bytes_per_sec),
-        None
-        if raw.network_error
-        else NetworkIOStats(raw.net_rx_bytes_per_sec, raw.net_tx_bytes_per_sec),
+        None if raw.cpu_error else f.cpu_percent,
+        None if raw.memory_error else f.memory_percent,
+        None if raw.disk_error else f.disk,
+        None if raw.network_error else f.network,
         errors,
     )
 

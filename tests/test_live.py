@@ -76,10 +76,10 @@ def timed(mon: NativeResourceMonitor, what: str) -> tuple[Any, float]:
     if what == "disk":
         if raw.disk_error is not None:
             raise raw.disk_error
-        return DiskIOStats(raw.disk_read_bytes_per_sec, raw.disk_write_bytes_per_sec), now / 1e9
+        return raw.figures.disk, now / 1e9
     if raw.network_error is not None:
         raise raw.network_error
-    return NetworkIOStats(raw.net_rx_bytes_per_sec, raw.net_tx_bytes_per_sec), now / 1e9
+    return raw.figures.network, now / 1e9
 
 
 def check_sample_in_range(s: Sample) -> None:
@@ -371,7 +371,7 @@ def timed(mon):
     raw = mon._handle.sample_raw(_binding.NETWORK, now)
     if raw.network_error is not None:
         raise raw.network_error
-    return NetworkIOStats(raw.net_rx_bytes_per_sec, raw.net_tx_bytes_per_sec), now / 1e9
+    return raw.figures.network, now / 1e9
 
 auto = NativeResourceMonitor(min_interval=0)
 named = NativeResourceMonitor(min_interval=0, interfaces=[iface])
