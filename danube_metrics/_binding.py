@@ -585,9 +585,15 @@ def parse_cpu_max(data: bytes) -> tuple[int, int]:
     return quota, period
 
 
-def parse_keyed(data: bytes, key: str) -> int:
-    """The value of `key` in a flat keyed file (cpu.stat, memory.stat)."""
-    return _numbers("keyed file", lib.dm_parse_keyed_u64, data, 1, key.encode())[0]
+def parse_keyed(data: bytes, key: str, hint: Optional[list[int]] = None) -> int:
+    """The value of `key` in a flat keyed file (cpu.stat, memory.stat). `hint`, a one-item
+    list, is the C parser's remembered line offset: read before the call, updated after."""
+    c_hint = ffi.new("size_t *", hint[0]) if hint is not None else ffi.NULL
+    try:
+        return _numbers("keyed file", lib.dm_parse_keyed_u64, data, 1, key.encode(), c_hint)[0]
+    finally:
+        if hint is not None:
+            hint[0] = int(c_hint[0])
 
 
 def parse_io_stat(data: bytes) -> tuple[int, int]:

@@ -742,6 +742,27 @@ def test_keyed_round_trip(case: tuple[bytes, dict[str, int]]) -> None:
                     parse_keyed(data, key)
 
 
+@ROUND_TRIP
+@given(case=keyed_files(), stale=st.integers(0, 4096))
+def test_keyed_hint_never_changes_the_answer(
+    case: tuple[bytes, dict[str, int]], stale: int
+) -> None:
+    """With a remembered line offset (right, stale or past the end), the parser finds what a
+    fresh scan finds, and remembers the line it found."""
+    data, values = case
+    with guarded_as_c():
+        for key in STAT_KEYS:
+            for start in (stale, 0):
+                hint = [start]
+                if key in values:
+                    assert parse_keyed(data, key, hint) == values[key], key
+                    assert data[hint[0] :].startswith(key.encode() + b" ")
+                    assert parse_keyed(data, key, hint) == values[key], key  # from the hint
+                else:
+                    with pytest.raises(ParseError):
+                        parse_keyed(data, key, hint)
+
+
 def test_keyed_exact_keys() -> None:
     v1 = b"cache 10\ntotal_inactive_file 30\ninactive_filex 40\n"
     assert parse_keyed(v1, "total_inactive_file") == 30

@@ -250,8 +250,12 @@ int dm_unescape_mount_path(const char *src, size_t len, char *dst, size_t cap, s
 int dm_parse_limit(const char *buf, size_t len, uint64_t *value);
 /* v2 cpu.max "QUOTA PERIOD" (QUOTA may be "max": UINT64_MAX). */
 int dm_parse_cpu_max(const char *buf, size_t len, uint64_t *quota, uint64_t *period);
-/* The value of `key` in a flat keyed file ("key value" lines: cpu.stat, memory.stat). */
-int dm_parse_keyed_u64(const char *buf, size_t len, const char *key, uint64_t *value);
+/* The value of `key` in a flat keyed file ("key value" lines: cpu.stat, memory.stat). `hint`
+   (may be NULL) keeps the offset of the key's line between calls: a kernel writes its keys in
+   the same order every time, so the line is looked at there first, and the file is scanned
+   only when it is not (a number before it changed length). */
+int dm_parse_keyed_u64(const char *buf, size_t len, const char *key, size_t *hint,
+                       uint64_t *value);
 /* v2 io.stat: rbytes and wbytes summed over the devices. */
 int dm_parse_io_stat(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wbytes);
 /* v1 blkio *io_service_bytes*: "MAJ:MIN Read N" and "MAJ:MIN Write N" summed over devices. */

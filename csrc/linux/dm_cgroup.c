@@ -424,8 +424,8 @@ int dm_cgroup_sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
         return r;
     if (cg->version == 2) {
         uint64_t usec;
-        if (dm_parse_keyed_u64(cg->cpu_usage.buf, cg->cpu_usage.len, "usage_usec", &usec) !=
-            DM_OK)
+        if (dm_parse_keyed_u64(cg->cpu_usage.buf, cg->cpu_usage.len, "usage_usec", NULL,
+                               &usec) != DM_OK)
             goto bad;
         usage_ns = usec * 1000u;
     } else if (dm_parse_limit(cg->cpu_usage.buf, cg->cpu_usage.len, &usage_ns) != DM_OK ||
@@ -469,7 +469,7 @@ int dm_cgroup_sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
         return r;
     if (dm_parse_keyed_u64(cg->mem_stat.buf, cg->mem_stat.len,
                            cg->version == 2 ? "inactive_file" : "total_inactive_file",
-                           &inactive) != DM_OK) {
+                           &cg->mem_stat_hint, &inactive) != DM_OK) {
         dm_set_error(&out->memory, DM_E_PARSE, 0, cg->mem_stat.path,
                      cg->version == 2 ? "no inactive_file line" : "no total_inactive_file line");
         return DM_E_PARSE;

@@ -30,6 +30,7 @@ struct dm_cgroup {
     char *path;       /* the process's cgroup as /proc/self/cgroup names it */
     char *dir;        /* the directory read for memory (v1) or everything (v2) */
     struct dm_file cpu_usage, cpuset, online, mem_usage, mem_stat, io;
+    size_t mem_stat_hint; /* where the inactive-file line was last time */
     int has_cpuset, has_online, has_io;
     size_t cpu_levels, mem_levels;
     struct dm_file cpu_quota[DM_CG_MAX_DEPTH], cpu_period[DM_CG_MAX_DEPTH];

@@ -128,7 +128,19 @@ static void test_cgroup_parsers(void)
     CHECK(dm_parse_limit(STR("9223372036854771712\n"), &v) == DM_OK &&
           v == 9223372036854771712u);
     CHECK(dm_parse_keyed_u64(STR("total_inactive_file 5\ninactive_file 7\n"), "inactive_file",
-                             &v) == DM_OK && v == 7);
+                             NULL, &v) == DM_OK && v == 7);
+    {
+        size_t hint = 0;
+        CHECK(dm_parse_keyed_u64(STR("a 1\nkey 2\n"), "key", &hint, &v) == DM_OK && v == 2 &&
+              hint == 4);
+        CHECK(dm_parse_keyed_u64(STR("a 1\nkey 3\n"), "key", &hint, &v) == DM_OK && v == 3);
+        /* the line moved: found by the scan, and the hint follows it */
+        CHECK(dm_parse_keyed_u64(STR("a 10\nkey 4\n"), "key", &hint, &v) == DM_OK && v == 4 &&
+              hint == 5);
+        hint = 1000; /* past the end: ignored */
+        CHECK(dm_parse_keyed_u64(STR("key 5\n"), "key", &hint, &v) == DM_OK && v == 5 &&
+              hint == 0);
+    }
     CHECK(dm_parse_io_stat(STR("8:0 rbytes=10 wbytes=20 cost.vrate=1.5\n"), &r, &w) == DM_OK &&
           r == 10 && w == 20);
     CHECK(dm_parse_blkio_bytes(STR("8:0 Read 3\n8:0 Write 4\n8:0 Total 7\nTotal 7\n"), &r, &w) ==
