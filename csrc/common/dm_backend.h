@@ -23,7 +23,8 @@ void dm_head_init(dm_monitor *mon);    /* right after the monitor is allocated *
 void dm_head_destroy(dm_monitor *mon); /* in dm_monitor_close */
 
 /* The backend's side of the public calls of the same name (dm_monitor_*), made with the lock
-   held; the common layer checks for NULL first. */
+   held. The common layer has already rejected NULL arguments, cleared grow's error and zeroed
+   the environment. */
 int dm_backend_sample_at(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out);
 int dm_backend_grow(dm_monitor *mon, unsigned metrics, dm_error *err);
 int dm_backend_environment(dm_monitor *mon, dm_environment *out);

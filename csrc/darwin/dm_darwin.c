@@ -134,9 +134,6 @@ void dm_monitor_close(dm_monitor *m)
 
 int dm_backend_grow(dm_monitor *m, unsigned metrics, dm_error *err)
 {
-    dm_set_error(err, DM_OK, 0, NULL, NULL);
-    if (m == NULL)
-        return DM_E_INVALID;
     /* CPU, memory and disk read into fixed structs: only the interface list has a buffer. */
     if (metrics & DM_NETWORK)
         return dm_darwin_net_grow(m, err);
@@ -225,8 +222,6 @@ int dm_backend_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sam
 {
     static const dm_metric_sampler samplers[4] = {sample_cpu, sample_memory,
                                                   dm_darwin_disk_sample, dm_darwin_net_sample};
-    if (m == NULL || out == NULL)
-        return DM_E_INVALID;
     return dm_sample_metrics(m, metrics, now_ns, out, samplers);
 }
 
@@ -234,9 +229,6 @@ int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? DM_KIND_HOST : 0; 
 
 int dm_backend_environment(dm_monitor *m, dm_environment *out)
 {
-    if (m == NULL || out == NULL)
-        return DM_E_INVALID;
-    memset(out, 0, sizeof *out);
     out->kind = DM_KIND_HOST; /* as on Linux, the host monitor reports no limits */
     {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -387,9 +387,6 @@ void dm_monitor_close(dm_monitor *m)
 int dm_backend_grow(dm_monitor *m, unsigned metrics, dm_error *err)
 {
     int r = DM_OK;
-    dm_set_error(err, DM_OK, 0, NULL, NULL);
-    if (m == NULL)
-        return DM_E_INVALID;
     if (m->kind == DM_KIND_CGROUP) {
         r = dm_cgroup_grow(m, metrics & ~(unsigned)DM_NETWORK, err);
         metrics &= DM_NETWORK; /* the cgroup monitor shares only net/dev with the host's */
@@ -526,8 +523,6 @@ int dm_backend_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sam
                                               sample_network};
     static const dm_metric_sampler cgroup[4] = {dm_cgroup_sample_cpu, dm_cgroup_sample_memory,
                                                 dm_cgroup_sample_disk, sample_network};
-    if (m == NULL || out == NULL)
-        return DM_E_INVALID;
     return dm_sample_metrics(m, metrics, now_ns, out, m->kind == DM_KIND_CGROUP ? cgroup : host);
 }
 
@@ -536,9 +531,6 @@ int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? m->kind : 0; }
 int dm_backend_environment(dm_monitor *m, dm_environment *out)
 {
     const struct dm_cgroup *cg;
-    if (m == NULL || out == NULL)
-        return DM_E_INVALID;
-    memset(out, 0, sizeof *out);
     out->kind = m->kind;
     if (m->kind != DM_KIND_CGROUP) {
         /* The whole machine: every online CPU and MemTotal (as last read). */
@@ -581,8 +573,6 @@ size_t dm_backend_sample_files(const dm_monitor *m, unsigned metrics, const char
 {
     const struct dm_file *files[8];
     size_t n = 0, i, j;
-    if (m == NULL)
-        return 0;
     if (m->kind == DM_KIND_CGROUP) {
         if (metrics & DM_CPU)
             files[n++] = &m->cg.cpu_usage;
