@@ -98,6 +98,17 @@ def build_python_floor(tmp: Path) -> Callable[[list[str]], Callable[[], object]]
     return reader
 
 
+def raw_reader(paths: list[str]) -> Callable[[], object]:
+    """What a monitor written in Python does: open, read and close each file."""
+
+    def raw() -> None:
+        for path in paths:
+            with open(path, "rb") as f:
+                f.read()
+
+    return raw
+
+
 def per_call_us(fn: Callable[[], object], n: int) -> float:
     t = time.perf_counter()
     for _ in range(n):
@@ -197,19 +208,11 @@ def main() -> None:
             ("host get_network_io vs net_io_counters", host.get_network_io,
              psutil.net_io_counters, N),
         ]  # fmt: skip
-        for name, ours, theirs, bits in host_ops:
-            files = files_of(host, bits)
-            reads = python_floor(files)
-            best = interleaved(
-                {
-                    "ours": lambda ours=ours: per_call_us(ours, n),
-                    "psutil": lambda theirs=theirs: per_call_us(theirs, n // 4),
-                    "floor": lambda files=files: floor_us(built["floor"], files, n),
-                    "py": lambda reads=reads: per_call_us(reads, n),
-                },
-                rounds,
-            )
-            rows.append((name, best["ours"], best["psutil"], best["floor"], best["py"]))
+        # Each operation: ours, the other (psutil, or the cgroup files read raw), and the files
+        # both floors read.
+        ops: list[tuple[str, Callable[[], object], Callable[[], object], list[str]]] = [
+            (name, ours, theirs, files_of(host, bits)) for name, ours, theirs, bits in host_ops
+        ]
         if cg is not None:
             cg_ops = [
                 ("cgroup sample() vs its files read raw", cg.sample, A),
@@ -221,26 +224,21 @@ def main() -> None:
                 cg.get_disk_io()
                 cg_ops.insert(3, ("cgroup get_disk_io vs raw", cg.get_disk_io, D))
             for name, ours, bits in cg_ops:
-                files = files_of(cg, bits)
-                paths = cg._handle.sample_files(bits)
-
-                def raw(paths: list[str] = paths) -> None:
-                    # What a monitor written in Python does: open, read, close each file.
-                    for path in paths:
-                        with open(path, "rb") as f:
-                            f.read()
-
-                reads = python_floor(files)
-                best = interleaved(
-                    {
-                        "ours": lambda ours=ours: per_call_us(ours, n),
-                        "raw": lambda raw=raw: per_call_us(raw, n // 4),
-                        "floor": lambda files=files: floor_us(built["floor"], files, n),
-                        "py": lambda reads=reads: per_call_us(reads, n),
-                    },
-                    rounds,
+                ops.append(
+                    (name, ours, raw_reader(cg._handle.sample_files(bits)), files_of(cg, bits))
                 )
-                rows.append((name, best["ours"], best["raw"], best["floor"], best["py"]))
+        for name, ours, other, files in ops:
+            reads = python_floor(files)
+            best = interleaved(
+                {
+                    "ours": lambda ours=ours: per_call_us(ours, n),
+                    "other": lambda other=other: per_call_us(other, n // 4),
+                    "floor": lambda files=files: floor_us(built["floor"], files, n),
+                    "py": lambda reads=reads: per_call_us(reads, n),
+                },
+                rounds,
+            )
+            rows.append((name, best["ours"], best["other"], best["floor"], best["py"]))
 
         print(
             f"# {platform.machine()}, {psutil.cpu_count()} CPUs, Linux {platform.release()}, "
