@@ -232,18 +232,19 @@ int dm_parse_cpu_max(const char *buf, size_t len, uint64_t *quota, uint64_t *per
     return DM_OK;
 }
 
-/* The value on the line at `start` if it is `key`'s: 1 found (0 = DM_OK or DM_E_PARSE in *rc),
-   0 another key's line. */
+/* The value on the line at `start` if it is `key`'s: 1 found (DM_OK or DM_E_PARSE in *rc),
+   0 another key's line. *line_len is the line's length (without its newline) either way. */
 static int keyed_line(const char *buf, size_t len, size_t start, const char *key, size_t klen,
-                      uint64_t *value, int *rc)
+                      uint64_t *value, int *rc, size_t *line_len)
 {
     int nl;
-    size_t line_len = dm_line_len(buf, len, start, &nl), pos = klen;
+    size_t pos = klen;
     const char *line = buf + start;
-    if (line_len <= klen || memcmp(line, key, klen) != 0 || line[klen] != ' ')
+    *line_len = dm_line_len(buf, len, start, &nl);
+    if (*line_len <= klen || memcmp(line, key, klen) != 0 || line[klen] != ' ')
         return 0;
-    *rc = !nl || dm_scan_u64(line, line_len, &pos, value) != 0 ||
-                  dm_skip_blanks(line, line_len, &pos)
+    *rc = !nl || dm_scan_u64(line, *line_len, &pos, value) != 0 ||
+                  dm_skip_blanks(line, *line_len, &pos)
               ? DM_E_PARSE
               : DM_OK;
     return 1;
@@ -252,18 +253,16 @@ static int keyed_line(const char *buf, size_t len, size_t start, const char *key
 int dm_parse_keyed_u64(const char *buf, size_t len, const char *key, size_t *hint,
                        uint64_t *value)
 {
-    size_t start = 0, klen;
+    size_t start = 0, klen, line_len;
     int rc = DM_E_PARSE;
     if (buf == NULL || key == NULL || value == NULL)
         return DM_E_INVALID;
     klen = strlen(key);
     if (hint != NULL && *hint < len && (*hint == 0 || buf[*hint - 1] == '\n') &&
-        keyed_line(buf, len, *hint, key, klen, value, &rc))
+        keyed_line(buf, len, *hint, key, klen, value, &rc, &line_len))
         return rc;
     while (start < len) {
-        int nl;
-        size_t line_len = dm_line_len(buf, len, start, &nl);
-        if (keyed_line(buf, len, start, key, klen, value, &rc)) {
+        if (keyed_line(buf, len, start, key, klen, value, &rc, &line_len)) {
             if (hint != NULL)
                 *hint = start;
             return rc;
