@@ -154,10 +154,10 @@ class MonitorHandle:
     """An open C monitor (host or cgroup), shared safely between threads.
 
     The C core serialises calls on the monitor's own lock (cffi releases the GIL around C
-    calls), so this class holds no lock on the hot path. Each call samples into an output
-    struct of its own, taken from a pool (list.pop and list.append are atomic), so that two
-    threads never read one struct while the other fills it. close() drops the reference to the
-    C monitor: it is freed as soon as no call is using it.
+    calls), so this class holds no lock on the hot path. Each call samples into a dm_call of
+    its own, taken from a pool (list.pop and list.append are atomic), so that two threads never
+    read one struct while the other fills it. close() drops the references to the C monitor
+    (its own and the pools'): it is freed as soon as no call is using it.
     """
 
     def __init__(
