@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import functools
 import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Callable, Optional
 
 import psutil
@@ -48,6 +50,16 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 
+def load_build_description() -> ModuleType:
+    """csrc/build.py, the one description of the C build (not part of the installed package)."""
+    spec = importlib.util.spec_from_file_location("danube_metrics_cbuild", REPO / "csrc/build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def build(tmp: Path) -> dict[str, Path]:
     """Builds the floor program, the C harness and the allocation counter."""
     cc = shutil.which("cc") or shutil.which("gcc")
@@ -56,11 +68,11 @@ def build(tmp: Path) -> dict[str, Path]:
     out = {"floor": tmp / "floor", "harness": tmp / "sample_main", "counter": tmp / "count.so"}
     flags = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"]
     subprocess.run([cc, *flags, str(HERE / "floor.c"), "-o", str(out["floor"])], check=True)
-    sources = sorted(str(p) for p in (REPO / "csrc/common").glob("*.c"))
-    sources += sorted(str(p) for p in (REPO / "csrc/linux").glob("*.c"))
+    cbuild = load_build_description()
+    sources = [str(p) for p in cbuild.sources("linux")]
     subprocess.run(
-        [cc, *flags, f"-I{REPO / 'csrc'}", f"-I{REPO / 'csrc/common'}",
-         str(REPO / "tests/c/sample_main.c"), *sources, "-lm", "-o", str(out["harness"])],
+        [cc, *cbuild.cflags("linux"), str(REPO / "tests/c/sample_main.c"), *sources,
+         *cbuild.libs("linux"), "-o", str(out["harness"])],
         check=True,
     )  # fmt: skip
     subprocess.run(

@@ -1,6 +1,6 @@
 """Guard-page buffers for fuzzing the C parsers.
 
-`_binding._as_c` normally hands C a heap copy, where reading a few bytes too far goes unnoticed.
+`internals._as_c` normally hands C a heap copy, where reading a few bytes too far goes unnoticed.
 Here the copy sits right against a PROT_NONE page (after its end, or before its start), and the
 data pages themselves are read-only: a parser that reads past either end, or writes into its
 input, dies with SIGSEGV on the spot instead of returning a plausible answer.
@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
+import internals
 import pytest
-from danube_metrics._native import ffi
 from hypothesis import strategies as st
+from internals import ffi
 
-from danube_metrics import _binding
 from danube_metrics.errors import ParseError
 
 Side = Literal["after", "before"]
@@ -99,7 +99,7 @@ class GuardedBuffer:
 
 @contextmanager
 def guarded_as_c(side: Side = "after") -> Iterator[list[GuardedBuffer]]:
-    """Swaps `_binding._as_c` for guard-page buffers; yields the buffers handed out (so a test
+    """Swaps `internals._as_c` for guard-page buffers; yields the buffers handed out (so a test
     can check the swap took effect) and unmaps them all on exit."""
     made: list[GuardedBuffer] = []
 
@@ -113,7 +113,7 @@ def guarded_as_c(side: Side = "after") -> Iterator[list[GuardedBuffer]]:
 
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(_binding, "_as_c", as_c)
+            mp.setattr(internals, "_as_c", as_c)
             yield made
     finally:
         for buf in made:

@@ -10,17 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from cbuild import CC, core_command
 from conftest import REPO
 
 from danube_metrics import NativeResourceMonitor, NotReadyError, create_resource_monitor
 
-CC = shutil.which("cc") or shutil.which("gcc")
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler to build the harness")
 
 
@@ -36,14 +35,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
          str(REPO / "benchmarks/alloc_count.c"), "-o", str(counter), "-ldl"],
         check=True,
     )  # fmt: skip
-    sources = [str(p) for p in sorted((REPO / "csrc/common").glob("*.c"))]
-    sources += [str(p) for p in sorted((REPO / "csrc/linux").glob("*.c"))]
     subprocess.run(
-        [CC, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{REPO / 'csrc'}",
-         f"-I{REPO / 'csrc/common'}", str(REPO / "tests/c/sample_main.c"), *sources, "-lm",
-         "-o", str(harness)],
-        check=True,
-    )  # fmt: skip
+        core_command(str(REPO / "tests/c/sample_main.c"), "-o", str(harness)), check=True
+    )
     # A negative control: a loop that does allocate, so the counter is seen to count.
     (out / "control.c").write_text(
         "#include <stdlib.h>\n"

@@ -1,27 +1,25 @@
-"""The platform-independent C (csrc/common: parsers and rate maths) under its own plain C unit
-test, tests/c/test_common.c, built with -Werror and, where the compiler has them, the address
-and undefined-behaviour sanitizers."""
+"""The pure C (the parsers and the rate arithmetic: csrc/build.py's "pure" part) under its own
+plain C unit test, tests/c/test_common.c, built with -Werror and, where the compiler has them,
+the address and undefined-behaviour sanitizers."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from cbuild import CC, cbuild
 from conftest import REPO
 
-CC = shutil.which("cc") or shutil.which("gcc")
-PURE_SOURCES = ["dm_parse.c", "dm_cgroup_parse.c", "dm_rate.c"]
 SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 
 
 @pytest.mark.skipif(CC is None, reason="no C compiler")
 def test_common_c_unit_tests(tmp_path: Path) -> None:
     assert CC is not None
-    sources = [str(REPO / "csrc/common" / name) for name in PURE_SOURCES]
-    base = [CC, "-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{REPO / 'csrc/common'}",
-            str(REPO / "tests/c/test_common.c"), *sources, "-lm"]  # fmt: skip
+    sources = [str(p) for p in cbuild.sources("linux", "pure")]
+    flags = [f for f in cbuild.cflags("linux") if f != "-O2"]
+    base = [CC, *flags, str(REPO / "tests/c/test_common.c"), *sources, *cbuild.libs("linux")]
     exe = tmp_path / "test_common"
     built = subprocess.run([*base[:1], *SANITIZE, *base[1:], "-o", str(exe)], capture_output=True)
     if built.returncode != 0:  # no sanitizer runtime: a plain optimised build still tests

@@ -1,4 +1,4 @@
-"""The cgroup parsers (dm_cgroup_parse.c), through the test wrappers in `danube_metrics._binding`.
+"""The cgroup parsers (dm_cgroup_parse.c), through the test wrappers in tests/internals.py.
 
 Same three kinds of test as test_parsers.py: fuzzing on guard-page buffers (a value or
 ParseError, never a read outside the input), round trips from generated files, and worked
@@ -17,8 +17,7 @@ import pytest
 from guarded import damaged, guarded_as_c, guarded_outcome
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from danube_metrics._binding import (
+from internals import (
     CGROUP_CONTROLLERS,
     NO_LIMIT,
     MountinfoLine,
@@ -33,6 +32,7 @@ from danube_metrics._binding import (
     parse_proc_cgroup,
     unescape_mount_path,
 )
+
 from danube_metrics.errors import ParseError
 
 FIXTURES = Path(__file__).parent / "fixtures"

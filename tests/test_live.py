@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from cbuild import CC, core_command
 from conftest import NEUTRAL_CWD
 
 from danube_metrics import (
@@ -618,20 +619,10 @@ HARNESS_KEYS = (
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/c/sample_main.c built against the C core alone, warnings as errors."""
-    cc = shutil.which("cc")
-    if cc is None:
+    if CC is None:
         pytest.skip("no C compiler (cc)")
     exe = tmp_path_factory.mktemp("harness") / "sample_main"
-    sources = [
-        REPO / "tests/c/sample_main.c",
-        *sorted((REPO / "csrc/common").glob("*.c")),
-        *sorted((REPO / "csrc/linux").glob("*.c")),
-    ]
-    cmd = [
-        cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
-        f"-I{REPO / 'csrc'}", f"-I{REPO / 'csrc/common'}",
-        *map(str, sources), "-lm", "-o", str(exe),
-    ]  # fmt: skip
+    cmd = core_command(str(REPO / "tests/c/sample_main.c"), "-o", str(exe))
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, f"{' '.join(cmd)}\n{r.stderr}"
     return exe

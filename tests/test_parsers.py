@@ -1,4 +1,4 @@
-"""The C parsers and rate arithmetic, through the test wrappers in `danube_metrics._binding`.
+"""The C parsers and rate arithmetic, through the test wrappers in tests/internals.py.
 
 Three kinds of test: fuzzing (any bytes give a value or ParseError, and never a read outside
 the buffer: see guarded.py), round trips (files generated from numbers parse back to exactly
@@ -19,8 +19,7 @@ from conftest import run_python
 from guarded import PAGE, Side, damaged, guarded_as_c, guarded_outcome
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from danube_metrics._binding import (
+from internals import (
     CpuTimes,
     DiskstatsLine,
     MemInfo,
@@ -33,6 +32,7 @@ from danube_metrics._binding import (
     parse_netdev_line,
     parse_proc_stat,
 )
+
 from danube_metrics.errors import NotReadyError, ParseError
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -6,8 +6,8 @@ import pytest
 from guarded import guarded_outcome
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from internals import parse_block_stat, parse_u64_file
 
-from danube_metrics._binding import parse_block_stat, parse_u64_file
 from danube_metrics.errors import ParseError
 
 U64 = st.integers(0, 2**64 - 1)

@@ -1,7 +1,8 @@
-/* Rates from cumulative counters: intervals, resets and clamping (semantics.md, "Rates"). */
+/* Figures from counters: intervals, resets and clamping (docs/semantics.md, "Rates in
+   general"). */
 #include <math.h>
 
-#include "danube_metrics.h"
+#include "dm_types.h"
 
 double dm_clamp_percent(double v)
 {
@@ -12,18 +13,15 @@ double dm_clamp_percent(double v)
     return v;
 }
 
-enum rate_kind { PER_SECOND, BUSY_PERCENT };
-
 /* A first CPU value before the minimum interval has passed needs this many clock ticks
    (across all CPUs): fewer give 0 % or 100 % from a tick or two, which says nothing. */
 #define PROVISIONAL_MIN_TICKS 20
 
-/* One step of a metric's rate state. The first value is computed over whatever interval has
-   passed since the baseline, without moving the baseline, until `min_interval_ns` has passed;
-   after that, calls closer than the minimum return the last values. */
-static int rate_step(dm_rate_state *st, enum rate_kind kind, const uint64_t now[2],
-                     int64_t now_ns, int64_t min_interval_ns, double out[2],
-                     const char **detail)
+/* The first value is computed over whatever interval has passed since the baseline, without
+   moving the baseline, until `min_interval_ns` has passed; after that, calls closer than the
+   minimum return the last values. */
+int dm_rate_update(dm_rate_state *st, enum dm_figure figure, const uint64_t now[2], int reset,
+                   int64_t now_ns, int64_t min_interval_ns, double out[2], const char **detail)
 {
     uint64_t d0, d1;
     int64_t dt;
@@ -36,7 +34,7 @@ static int rate_step(dm_rate_state *st, enum rate_kind kind, const uint64_t now[
         *detail = "baseline taken now; no interval measured yet";
         return DM_E_AGAIN;
     }
-    if (now[0] < st->prev[0] || now[1] < st->prev[1]) {
+    if (reset || now[0] < st->prev[0] || now[1] < st->prev[1]) {
         /* A counter went down: reset (device re-added, cgroup recreated). No rate for this
            interval; start again from here. */
         st->prev[0] = now[0], st->prev[1] = now[1];
@@ -57,7 +55,7 @@ static int rate_step(dm_rate_state *st, enum rate_kind kind, const uint64_t now[
     }
     d0 = now[0] - st->prev[0];
     d1 = now[1] - st->prev[1];
-    if (kind == PER_SECOND) {
+    if (figure == DM_FIGURE_PER_SECOND) {
         v[0] = (double)d0 * 1e9 / (double)dt;
         v[1] = (double)d1 * 1e9 / (double)dt;
     } else {
@@ -92,7 +90,8 @@ use_last:
 int dm_rate_per_second(dm_rate_state *st, const uint64_t now[2], int64_t now_ns,
                        int64_t min_interval_ns, double out[2], const char **detail)
 {
-    return rate_step(st, PER_SECOND, now, now_ns, min_interval_ns, out, detail);
+    return dm_rate_update(st, DM_FIGURE_PER_SECOND, now, 0, now_ns, min_interval_ns, out,
+                          detail);
 }
 
 int dm_rate_busy_percent(dm_rate_state *st, uint64_t busy, uint64_t idle, int64_t now_ns,
@@ -102,7 +101,7 @@ int dm_rate_busy_percent(dm_rate_state *st, uint64_t busy, uint64_t idle, int64_
     double v[2];
     int r;
     now[0] = busy, now[1] = idle;
-    r = rate_step(st, BUSY_PERCENT, now, now_ns, min_interval_ns, v, detail);
+    r = dm_rate_update(st, DM_FIGURE_BUSY_PERCENT, now, 0, now_ns, min_interval_ns, v, detail);
     if (r == DM_OK)
         *out = v[0];
     return r;
@@ -131,4 +130,12 @@ void dm_level_keep(dm_level_state *st, int64_t now_ns, double value)
     st->last = value;
     st->read_ns = now_ns;
     st->has_last = 1;
+}
+
+int dm_memory_percent(const dm_meminfo *m, double *out)
+{
+    if (m->total == 0)
+        return DM_E_PARSE;
+    *out = dm_clamp_percent((double)(m->total - m->available) / (double)m->total * 100.0);
+    return DM_OK;
 }

@@ -1,14 +1,11 @@
 /* The macOS host monitor: CPU ticks and VM page counts from Mach host_statistics, total memory
    from sysctl hw.memsize, disk bytes from IOKit (dm_darwin_disk.c), network bytes from sysctl
-   NET_RT_IFLIST2 (dm_darwin_net.c). semantics.md, "macOS", is the contract.
+   NET_RT_IFLIST2 (dm_darwin_net.c). docs/semantics.md, "macOS", is the contract.
 
    Allocation: everything is allocated at open (the monitor, the interface-list buffer, the
    disk handles and their CF key strings) and freed at close. A sample makes Mach and sysctl
    calls into the monitor's own buffers and mallocs nothing, except inside IOKit and
-   CoreFoundation for the disk reading: see dm_darwin_disk.c.
-
-   Like the Linux backend, one monitor is not to be sampled from two threads at once; the
-   Python layer holds a lock around every call. */
+   CoreFoundation for the disk reading: see dm_darwin_disk.c. */
 #define _DARWIN_C_SOURCE 1
 
 #include <errno.h>
@@ -23,7 +20,6 @@
 
 #include <unistd.h>
 
-#include "danube_metrics.h"
 #include "dm_darwin_internal.h"
 
 /* "Paths" named by errors: the source of each reading (there are no files on macOS). */
@@ -44,37 +40,86 @@ int64_t dm_monotonic_ns(void)
     return (int64_t)((t / tb.denom) * tb.numer + (t % tb.denom) * tb.numer / tb.denom);
 }
 
-int dm_darwin_rate(dm_rate_state *st, const uint64_t now[2], int reset, int64_t now_ns,
-                   int64_t min_interval_ns, double out[2], const char **detail)
+static int read_cpu(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
-    if (reset && st->has_prev) {
-        /* As dm_rate does when a counter goes down: no rate for this interval; the baseline
-           moves here. */
-        st->has_prev = 0;
-        (void)dm_rate_per_second(st, now, now_ns, min_interval_ns, out, detail);
-        if (st->has_last) {
-            out[0] = st->last[0], out[1] = st->last[1];
-            return DM_OK;
-        }
-        *detail = "counters went backwards (reset); no rate for this interval";
-        return DM_E_AGAIN;
+    static const int state[4] = {CPU_STATE_USER, CPU_STATE_SYSTEM, CPU_STATE_IDLE,
+                                 CPU_STATE_NICE};
+    host_cpu_load_info_data_t info;
+    mach_msg_type_number_t count = HOST_CPU_LOAD_INFO_COUNT;
+    kern_return_t kr;
+    int i;
+
+    (void)now_ns;
+    kr = host_statistics(m->host, HOST_CPU_LOAD_INFO, (host_info_t)&info, &count);
+    if (kr != KERN_SUCCESS) {
+        dm_set_error(err, DM_E_OS, EIO, SRC_CPU, "the Mach call failed");
+        return DM_E_OS;
     }
-    return dm_rate_per_second(st, now, now_ns, min_interval_ns, out, detail);
+    /* The tick counters are 32-bit and wrap: each delta is taken modulo 2^32 into 64-bit
+       totals, which never go down. */
+    for (i = 0; i < 4; i++) {
+        uint32_t raw = (uint32_t)info.cpu_ticks[state[i]];
+        if (!m->cpu_seen)
+            m->cpu_total[i] = raw;
+        else
+            m->cpu_total[i] += (uint32_t)(raw - m->cpu_raw[i]);
+        m->cpu_raw[i] = raw;
+    }
+    m->cpu_seen = 1;
+    c->v[0] = m->cpu_total[0] + m->cpu_total[1] + m->cpu_total[3]; /* user + system + nice */
+    c->v[1] = m->cpu_total[2];                                     /* idle */
+    c->source = SRC_CPU;
+    return DM_OK;
 }
 
-static int reading_worked(const dm_error *e)
+static int read_memory(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
-    return e->code == DM_OK || e->code == DM_E_AGAIN;
+    vm_statistics64_data_t vm;
+    mach_msg_type_number_t count = HOST_VM_INFO64_COUNT;
+    dm_meminfo mi;
+    uint64_t free_pages;
+    kern_return_t kr;
+
+    (void)now_ns;
+    if (m->mem_total == 0) {
+        dm_set_error(err, DM_E_OS, EIO, SRC_MEMSIZE, "could not be read at open");
+        return DM_E_OS;
+    }
+    kr = host_statistics64(m->host, HOST_VM_INFO64, (host_info64_t)&vm, &count);
+    if (kr != KERN_SUCCESS) {
+        dm_set_error(err, DM_E_OS, EIO, SRC_VM, "the Mach call failed");
+        return DM_E_OS;
+    }
+    /* available = free + inactive, where free_count includes the speculative pages and free
+       is free_count minus them (docs/semantics.md, "macOS"). Pages are vm_kernel_page_size. */
+    free_pages = vm.free_count > vm.speculative_count
+                     ? (uint64_t)vm.free_count - (uint64_t)vm.speculative_count
+                     : 0;
+    mi.total = m->mem_total;
+    mi.available = (free_pages + (uint64_t)vm.inactive_count) * m->page_size;
+    if (mi.available > mi.total)
+        mi.available = mi.total;
+    mi.has_mem_available = 1;
+    if (dm_memory_percent(&mi, &c->level) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, SRC_MEMSIZE, "total memory is 0");
+        return DM_E_PARSE;
+    }
+    return DM_OK;
 }
+
+static const struct dm_reading darwin_cpu = {DM_FIGURE_BUSY_PERCENT, read_cpu, NULL};
+static const struct dm_reading darwin_memory = {DM_FIGURE_LEVEL, read_memory, NULL};
 
 int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
 {
     dm_monitor *m;
-    dm_sample baseline;
+    dm_error first;
     uint64_t memsize = 0;
     size_t len = sizeof memsize;
     int mib[2] = {CTL_HW, HW_MEMSIZE};
     int r;
+    static const struct dm_reading *const readings[DM_READINGS] = {
+        &darwin_cpu, &darwin_memory, &dm_darwin_disk, &dm_darwin_network};
 
     r = dm_check_options(opts, (dm_monitor *const *)out, 0,
                          "macOS has only the host monitor, read from the kernel directly: no "
@@ -82,13 +127,8 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
                          err);
     if (r != DM_OK)
         return r;
-    m = calloc(1, sizeof *m);
-    if (m == NULL) {
-        dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+    if ((m = dm_monitor_new(sizeof *m, DM_KIND_HOST, opts, readings, err)) == NULL)
         return DM_E_NOMEM;
-    }
-    dm_head_init(m);
-    m->min_interval_ns = opts->min_interval_ns;
     m->host = mach_host_self();
     m->page_size = (uint64_t)vm_kernel_page_size;
     if (m->page_size == 0) {
@@ -110,12 +150,8 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     }
     /* The baseline of every metric. A reading that fails now is retried at each sample; only a
        machine where none works fails to open. */
-    memset(&baseline, 0, sizeof baseline);
-    dm_backend_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
-                         &baseline);
-    if (!reading_worked(&baseline.cpu) && !reading_worked(&baseline.memory) &&
-        !reading_worked(&baseline.disk) && !reading_worked(&baseline.network))
-        return dm_fail_open(m, opts, baseline.cpu, err);
+    if (dm_take_baseline(m, opts, &first) == 0)
+        return dm_fail_open(m, opts, first, err);
     *out = m;
     return DM_OK;
 }
@@ -140,93 +176,6 @@ int dm_backend_grow(dm_monitor *m, unsigned metrics, dm_error *err)
     return DM_OK;
 }
 
-static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
-{
-    static const int state[4] = {CPU_STATE_USER, CPU_STATE_SYSTEM, CPU_STATE_IDLE,
-                                 CPU_STATE_NICE};
-    host_cpu_load_info_data_t info;
-    mach_msg_type_number_t count = HOST_CPU_LOAD_INFO_COUNT;
-    const char *detail = NULL;
-    uint64_t busy, idle;
-    kern_return_t kr;
-    double last[2];
-    int i, r;
-
-    if (dm_rate_reuse(&m->cpu_rate, now_ns, m->min_interval_ns, last)) {
-        out->cpu_percent = last[0]; /* within the minimum interval: nothing to read */
-        return DM_OK;
-    }
-    kr = host_statistics(m->host, HOST_CPU_LOAD_INFO, (host_info_t)&info, &count);
-    if (kr != KERN_SUCCESS) {
-        dm_set_error(&out->cpu, DM_E_OS, EIO, SRC_CPU, "the Mach call failed");
-        return DM_E_OS;
-    }
-    /* The tick counters are 32-bit and wrap: each delta is taken modulo 2^32 into 64-bit
-       totals, which never go down. */
-    for (i = 0; i < 4; i++) {
-        uint32_t raw = (uint32_t)info.cpu_ticks[state[i]];
-        if (!m->cpu_seen)
-            m->cpu_total[i] = raw;
-        else
-            m->cpu_total[i] += (uint32_t)(raw - m->cpu_raw[i]);
-        m->cpu_raw[i] = raw;
-    }
-    m->cpu_seen = 1;
-    busy = m->cpu_total[0] + m->cpu_total[1] + m->cpu_total[3]; /* user + system + nice */
-    idle = m->cpu_total[2];
-    r = dm_rate_busy_percent(&m->cpu_rate, busy, idle, now_ns, m->min_interval_ns,
-                             &out->cpu_percent, &detail);
-    if (r != DM_OK)
-        dm_set_error(&out->cpu, r, 0, SRC_CPU, detail);
-    return r;
-}
-
-static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
-{
-    vm_statistics64_data_t vm;
-    mach_msg_type_number_t count = HOST_VM_INFO64_COUNT;
-    dm_meminfo mi;
-    uint64_t free_pages;
-    kern_return_t kr;
-
-    if (dm_level_reuse(&m->memory_level, now_ns, m->min_interval_ns, &out->memory_percent))
-        return DM_OK;
-    if (m->mem_total == 0) {
-        dm_set_error(&out->memory, DM_E_OS, EIO, SRC_MEMSIZE, "could not be read at open");
-        return DM_E_OS;
-    }
-    kr = host_statistics64(m->host, HOST_VM_INFO64, (host_info64_t)&vm, &count);
-    if (kr != KERN_SUCCESS) {
-        dm_set_error(&out->memory, DM_E_OS, EIO, SRC_VM, "the Mach call failed");
-        return DM_E_OS;
-    }
-    /* available = free + inactive, where free_count includes the speculative pages and free
-       is free_count minus them (semantics.md, "macOS"). Pages are vm_kernel_page_size. */
-    free_pages = vm.free_count > vm.speculative_count
-                     ? (uint64_t)vm.free_count - (uint64_t)vm.speculative_count
-                     : 0;
-    mi.total = m->mem_total;
-    mi.available = (free_pages + (uint64_t)vm.inactive_count) * m->page_size;
-    if (mi.available > mi.total)
-        mi.available = mi.total;
-    mi.has_mem_available = 1;
-    if (dm_memory_percent(&mi, &out->memory_percent) != DM_OK) {
-        dm_set_error(&out->memory, DM_E_PARSE, 0, SRC_MEMSIZE, "total memory is 0");
-        return DM_E_PARSE;
-    }
-    dm_level_keep(&m->memory_level, now_ns, out->memory_percent);
-    return DM_OK;
-}
-
-int dm_backend_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
-{
-    static const dm_metric_sampler samplers[4] = {sample_cpu, sample_memory,
-                                                  dm_darwin_disk_sample, dm_darwin_net_sample};
-    return dm_sample_metrics(m, metrics, now_ns, out, samplers);
-}
-
-int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? DM_KIND_HOST : 0; }
-
 int dm_backend_environment(dm_monitor *m, dm_environment *out)
 {
     out->kind = DM_KIND_HOST; /* as on Linux, the host monitor reports no limits */
@@ -246,7 +195,6 @@ size_t dm_backend_sample_files(const dm_monitor *m, unsigned metrics, const char
     return 0; /* macOS samples through Mach, IOKit and sysctl, not files */
 }
 
-int64_t dm_monitor_min_interval_ns(const dm_monitor *m) { return m->min_interval_ns; }
 size_t dm_backend_disk_count(const dm_monitor *m) { return m->ndisks; }
 const char *dm_backend_disk_name(const dm_monitor *m, size_t i)
 {

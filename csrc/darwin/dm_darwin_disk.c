@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "danube_metrics.h"
 #include "dm_darwin_internal.h"
 
 static const char SRC_DISK[] = "IOKit IOBlockStorageDriver Statistics";
@@ -127,22 +126,16 @@ static int read_statistics(dm_monitor *m, io_registry_entry_t driver, uint64_t n
     return ok;
 }
 
-int dm_darwin_disk_sample(dm_monitor *m, int64_t now_ns, dm_sample *out)
+static int read_disks(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
     size_t i, readable = 0;
-    int reset = 0, r;
-    double rate[2];
-    const char *detail = NULL;
+    int reset = 0;
 
+    (void)now_ns;
     if (m->disk_status != DM_OK) {
-        dm_set_error(&out->disk, m->disk_status, m->disk_errno, SRC_DISK,
+        dm_set_error(err, m->disk_status, m->disk_errno, SRC_DISK,
                      "IOServiceGetMatchingServices failed at open");
         return m->disk_status;
-    }
-    if (dm_rate_reuse(&m->disk_rate, now_ns, m->min_interval_ns, rate)) {
-        out->disk_read_bytes_per_sec = rate[0]; /* within the minimum interval */
-        out->disk_write_bytes_per_sec = rate[1];
-        return DM_OK;
     }
     for (i = 0; i < m->ndisks; i++) {
         uint64_t now[2];
@@ -166,16 +159,13 @@ int dm_darwin_disk_sample(dm_monitor *m, int64_t now_ns, dm_sample *out)
         }
     }
     if (m->ndisks > 0 && readable == 0) {
-        dm_set_error(&out->disk, DM_E_OS, EIO, SRC_DISK, "no disk's statistics could be read");
+        dm_set_error(err, DM_E_OS, EIO, SRC_DISK, "no disk's statistics could be read");
         return DM_E_OS;
     }
-    r = dm_darwin_rate(&m->disk_rate, m->disk_total, reset, now_ns, m->min_interval_ns, rate,
-                       &detail);
-    if (r != DM_OK) {
-        dm_set_error(&out->disk, r, 0, SRC_DISK, detail);
-        return r;
-    }
-    out->disk_read_bytes_per_sec = rate[0];
-    out->disk_write_bytes_per_sec = rate[1];
+    c->v[0] = m->disk_total[0], c->v[1] = m->disk_total[1];
+    c->reset = reset; /* the totals never go down: a reset is said, not seen */
+    c->source = SRC_DISK;
     return DM_OK;
 }
+
+const struct dm_reading dm_darwin_disk = {DM_FIGURE_PER_SECOND, read_disks, NULL};

@@ -16,8 +16,7 @@
 
 #include <mach/mach.h>
 
-#include "danube_metrics.h"
-#include "dm_backend.h"
+#include "dm_core.h"
 
 #if defined(__has_include)
 #if __has_include(<IOKit/IOKitLib.h>) && __has_include(<CoreFoundation/CoreFoundation.h>)
@@ -94,8 +93,7 @@ struct dm_iface_track {
 };
 
 struct dm_monitor {
-    struct dm_monitor_head head; /* first: the lock of the public calls */
-    int64_t min_interval_ns;
+    struct dm_monitor_head head; /* first: the lock, the kind, the readings' states */
     mach_port_t host; /* mach_host_self(), taken once: each call adds a port reference */
 
     /* CPU: the 32-bit tick counters (user, system, idle, nice) as last read, and their 64-bit
@@ -103,8 +101,6 @@ struct dm_monitor {
     int cpu_seen;
     uint32_t cpu_raw[4];
     uint64_t cpu_total[4];
-    dm_rate_state cpu_rate;
-    dm_level_state memory_level;
 
     /* Memory. */
     uint64_t mem_total;  /* hw.memsize, read at open; 0 if it could not be read */
@@ -120,7 +116,6 @@ struct dm_monitor {
     int disk_seen[DM_MAX_DISKS];
     char disk_name[DM_MAX_DISKS][DM_NAME_MAX];
     uint64_t disk_total[2];
-    dm_rate_state disk_rate;
     CFStringRef key_statistics, key_bytes_read, key_bytes_written, key_bsd_name;
 
     /* Network: the NET_RT_IFLIST2 buffer (sized at open, grown only by dm_monitor_grow), the
@@ -133,26 +128,19 @@ struct dm_monitor {
     struct dm_iface_track tracked[DM_DARWIN_MAX_TRACKED];
     uint32_t net_gen;
     uint64_t net_total[2];
-    dm_rate_state net_rate;
 };
 
-
-/* A rate from running totals, where `reset` says a counter went back this interval (and was
-   not a wrap): that interval gives no rate, the last value is kept (semantics.md, "Rates in
-   general"), and the next interval is measured from here. */
-int dm_darwin_rate(dm_rate_state *st, const uint64_t now[2], int reset, int64_t now_ns,
-                   int64_t min_interval_ns, double out[2], const char **detail);
 
 /* Disks (dm_darwin_disk.c): listed at open (allocates: IOKit iteration creates CF objects),
    released at close. */
 int dm_darwin_disk_open(dm_monitor *m);
 void dm_darwin_disk_close(dm_monitor *m);
-int dm_darwin_disk_sample(dm_monitor *m, int64_t now_ns, dm_sample *out);
+extern const struct dm_reading dm_darwin_disk;
 
 /* Network (dm_darwin_net.c). */
 int dm_darwin_net_open(dm_monitor *m, const char *interfaces, dm_error *err);
 int dm_darwin_net_grow(dm_monitor *m, dm_error *err);
 void dm_darwin_net_close(dm_monitor *m);
-int dm_darwin_net_sample(dm_monitor *m, int64_t now_ns, dm_sample *out);
+extern const struct dm_reading dm_darwin_network;
 
 #endif

@@ -23,7 +23,6 @@
 #include <net/if_types.h>
 #include <net/route.h>
 
-#include "danube_metrics.h"
 #include "dm_darwin_internal.h"
 
 static const char SRC_NET[] = "sysctl NET_RT_IFLIST2";
@@ -234,23 +233,17 @@ void dm_darwin_net_close(dm_monitor *m)
     m->net_cap = 0;
 }
 
-int dm_darwin_net_sample(dm_monitor *m, int64_t now_ns, dm_sample *out)
+static int read_network(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
     size_t len, off = 0, j, kept;
     struct iface_msg i;
-    double rate[2];
-    const char *detail = NULL;
     int r, reset = 0;
 
-    if (dm_rate_reuse(&m->net_rate, now_ns, m->min_interval_ns, rate)) {
-        out->net_rx_bytes_per_sec = rate[0]; /* within the minimum interval */
-        out->net_tx_bytes_per_sec = rate[1];
-        return DM_OK;
-    }
-    if ((r = net_read(m, &len, &out->network)) != DM_OK)
+    (void)now_ns;
+    if ((r = net_read(m, &len, err)) != DM_OK)
         return r;
     if (!m->ifaces_chosen && choose_ifaces(m, m->net_buf, len) != DM_OK) {
-        dm_set_error(&out->network, DM_E_PARSE, 0, SRC_NET, "malformed interface list");
+        dm_set_error(err, DM_E_PARSE, 0, SRC_NET, "malformed interface list");
         return DM_E_PARSE;
     }
     if (++m->net_gen == 0)
@@ -282,7 +275,7 @@ int dm_darwin_net_sample(dm_monitor *m, int64_t now_ns, dm_sample *out)
         t->gen = m->net_gen;
     }
     if (r != 0) {
-        dm_set_error(&out->network, DM_E_PARSE, 0, SRC_NET, "malformed interface list");
+        dm_set_error(err, DM_E_PARSE, 0, SRC_NET, "malformed interface list");
         return DM_E_PARSE;
     }
     /* Interfaces gone since the last reading are forgotten; their traffic so far is in the
@@ -291,13 +284,10 @@ int dm_darwin_net_sample(dm_monitor *m, int64_t now_ns, dm_sample *out)
         if (m->tracked[j].gen == m->net_gen)
             m->tracked[kept++] = m->tracked[j];
     m->ntracked = kept;
-    r = dm_darwin_rate(&m->net_rate, m->net_total, reset, now_ns, m->min_interval_ns, rate,
-                       &detail);
-    if (r != DM_OK) {
-        dm_set_error(&out->network, r, 0, SRC_NET, detail);
-        return r;
-    }
-    out->net_rx_bytes_per_sec = rate[0];
-    out->net_tx_bytes_per_sec = rate[1];
+    c->v[0] = m->net_total[0], c->v[1] = m->net_total[1];
+    c->reset = reset; /* the totals never go down: a reset is said, not seen */
+    c->source = SRC_NET;
     return DM_OK;
 }
+
+const struct dm_reading dm_darwin_network = {DM_FIGURE_PER_SECOND, read_network, NULL};

@@ -1,6 +1,7 @@
 /* The cgroup monitor: the process's own cgroup (v1, v2 or hybrid), measured against the
-   tightest limits on its path (semantics.md, "CPU in a container", "Memory", "Finding the
-   process's own cgroup"). Paths are resolved and files opened at open; a sample only preads. */
+   tightest limits on its path (docs/semantics.md, "CPU in a container", "Memory in a
+   container", "Finding the process's own cgroup"). Paths are resolved and files opened at
+   open; a sample only preads. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -9,8 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "danube_metrics.h"
-#include "dm_linux_internal.h"
+#include "dm_linux.h"
 
 #define DM_LIMITS_REFRESH_NS (5 * (int64_t)1000000000)
 #define LIMIT_BUFFER 128
@@ -408,19 +408,15 @@ void dm_cgroup_close(dm_monitor *m)
     cg->path = cg->dir = NULL;
 }
 
-int dm_cgroup_sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
+/* CPU-nanoseconds used, the counter of the CPU rate. */
+static int read_cpu(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
     struct dm_cgroup *cg = &m->cg;
-    uint64_t usage_ns, now[2];
-    double rate[2];
-    const char *detail = NULL;
+    uint64_t usage_ns;
     int r;
-    if ((r = limits_current(&cg->cpu_limits_ns, now_ns, refresh_cpu_limits, m, &out->cpu)) !=
-        DM_OK)
+    if ((r = limits_current(&cg->cpu_limits_ns, now_ns, refresh_cpu_limits, m, err)) != DM_OK)
         return r;
-    if (dm_rate_reuse(&m->cpu_rate, now_ns, m->min_interval_ns, rate))
-        goto have_rate;
-    if ((r = dm_file_read(&cg->cpu_usage, &out->cpu)) != DM_OK)
+    if ((r = dm_file_read(&cg->cpu_usage, err)) != DM_OK)
         return r;
     if (cg->version == 2) {
         uint64_t usec;
@@ -432,45 +428,41 @@ int dm_cgroup_sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
                usage_ns == UINT64_MAX) {
         goto bad;
     }
-    now[0] = usage_ns, now[1] = 0;
-    r = dm_rate_per_second(&m->cpu_rate, now, now_ns, m->min_interval_ns, rate, &detail);
-    if (r != DM_OK) {
-        dm_set_error(&out->cpu, r, 0, cg->cpu_usage.path, detail);
-        return r;
-    }
-have_rate:
-    /* CPU-nanoseconds per second over the capacity the cgroup may use. */
-    out->cpu_percent = dm_clamp_percent(rate[0] / 1e9 / cg->cpu_limit_cores * 100.0);
+    c->v[0] = usage_ns, c->v[1] = 0;
+    c->source = cg->cpu_usage.path;
     return DM_OK;
 bad:
-    dm_set_error(&out->cpu, DM_E_PARSE, 0, cg->cpu_usage.path,
+    dm_set_error(err, DM_E_PARSE, 0, cg->cpu_usage.path,
                  cg->version == 2 ? "no usage_usec line" : "not a number of nanoseconds");
     return DM_E_PARSE;
 }
 
-int dm_cgroup_sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
+/* CPU-nanoseconds per second over the capacity the cgroup may use. */
+static double cpu_percent(const dm_monitor *m, double ns_per_second)
+{
+    return dm_clamp_percent(ns_per_second / 1e9 / m->cg.cpu_limit_cores * 100.0);
+}
+
+static int read_memory(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
     struct dm_cgroup *cg = &m->cg;
     uint64_t usage, inactive, capacity, working_set;
     int r;
-    if (dm_level_reuse(&m->memory_level, now_ns, m->min_interval_ns, &out->memory_percent))
-        return DM_OK;
-    if ((r = limits_current(&cg->mem_limits_ns, now_ns, refresh_memory_limits, m,
-                            &out->memory)) != DM_OK)
+    if ((r = limits_current(&cg->mem_limits_ns, now_ns, refresh_memory_limits, m, err)) != DM_OK)
         return r;
-    if ((r = dm_file_read(&cg->mem_usage, &out->memory)) != DM_OK)
+    if ((r = dm_file_read(&cg->mem_usage, err)) != DM_OK)
         return r;
     if (dm_parse_limit(cg->mem_usage.buf, cg->mem_usage.len, &usage) != DM_OK ||
         usage == UINT64_MAX) {
-        dm_set_error(&out->memory, DM_E_PARSE, 0, cg->mem_usage.path, "not a number of bytes");
+        dm_set_error(err, DM_E_PARSE, 0, cg->mem_usage.path, "not a number of bytes");
         return DM_E_PARSE;
     }
-    if ((r = dm_file_read(&cg->mem_stat, &out->memory)) != DM_OK)
+    if ((r = dm_file_read(&cg->mem_stat, err)) != DM_OK)
         return r;
     if (dm_parse_keyed_u64(cg->mem_stat.buf, cg->mem_stat.len,
                            cg->version == 2 ? "inactive_file" : "total_inactive_file",
                            &cg->mem_stat_hint, &inactive) != DM_OK) {
-        dm_set_error(&out->memory, DM_E_PARSE, 0, cg->mem_stat.path,
+        dm_set_error(err, DM_E_PARSE, 0, cg->mem_stat.path,
                      cg->version == 2 ? "no inactive_file line" : "no total_inactive_file line");
         return DM_E_PARSE;
     }
@@ -480,47 +472,39 @@ int dm_cgroup_sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
     if (cg->memory_limit < capacity)
         capacity = cg->memory_limit;
     if (capacity == 0) {
-        dm_set_error(&out->memory, DM_E_PARSE, 0, m->meminfo.path, "memory capacity is 0");
+        dm_set_error(err, DM_E_PARSE, 0, m->meminfo.path, "memory capacity is 0");
         return DM_E_PARSE;
     }
-    out->memory_percent = dm_clamp_percent((double)working_set / (double)capacity * 100.0);
-    dm_level_keep(&m->memory_level, now_ns, out->memory_percent);
+    c->level = dm_clamp_percent((double)working_set / (double)capacity * 100.0);
     return DM_OK;
 }
 
-int dm_cgroup_sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
+static int read_disk(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
     struct dm_cgroup *cg = &m->cg;
-    uint64_t now[2];
-    double rate[2];
-    const char *detail = NULL;
     int r;
+    (void)now_ns;
     if (!cg->has_io) {
-        dm_set_error(&out->disk, DM_E_UNSUPPORTED, 0, cg->dir,
+        dm_set_error(err, DM_E_UNSUPPORTED, 0, cg->dir,
                      cg->version == 2 ? "no io.stat: the io controller is not enabled here"
                                       : "no blkio io_service_bytes file for this cgroup");
         return DM_E_UNSUPPORTED;
     }
-    if (dm_rate_reuse(&m->disk_rate, now_ns, m->min_interval_ns, rate))
-        goto have_rate;
-    if ((r = dm_file_read(&cg->io, &out->disk)) != DM_OK)
+    if ((r = dm_file_read(&cg->io, err)) != DM_OK)
         return r;
-    r = cg->version == 2 ? dm_parse_io_stat(cg->io.buf, cg->io.len, &now[0], &now[1])
-                         : dm_parse_blkio_bytes(cg->io.buf, cg->io.len, &now[0], &now[1]);
+    r = cg->version == 2 ? dm_parse_io_stat(cg->io.buf, cg->io.len, &c->v[0], &c->v[1])
+                         : dm_parse_blkio_bytes(cg->io.buf, cg->io.len, &c->v[0], &c->v[1]);
     if (r != DM_OK) {
-        dm_set_error(&out->disk, DM_E_PARSE, 0, cg->io.path, "malformed line");
+        dm_set_error(err, DM_E_PARSE, 0, cg->io.path, "malformed line");
         return DM_E_PARSE;
     }
-    r = dm_rate_per_second(&m->disk_rate, now, now_ns, m->min_interval_ns, rate, &detail);
-    if (r != DM_OK) {
-        dm_set_error(&out->disk, r, 0, cg->io.path, detail);
-        return r;
-    }
-have_rate:
-    out->disk_read_bytes_per_sec = rate[0];
-    out->disk_write_bytes_per_sec = rate[1];
+    c->source = cg->io.path;
     return DM_OK;
 }
+
+const struct dm_reading dm_cgroup_cpu = {DM_FIGURE_PER_SECOND, read_cpu, cpu_percent};
+const struct dm_reading dm_cgroup_memory = {DM_FIGURE_LEVEL, read_memory, NULL};
+const struct dm_reading dm_cgroup_disk = {DM_FIGURE_PER_SECOND, read_disk, NULL};
 
 int dm_cgroup_grow(dm_monitor *m, unsigned metrics, dm_error *err)
 {

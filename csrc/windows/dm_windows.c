@@ -1,4 +1,4 @@
-/* The Windows host monitor (semantics.md, "Windows").
+/* The Windows host monitor (docs/semantics.md, "Windows").
 
    CPU     GetSystemTimes: kernel time includes idle, so busy = (kernel - idle) + user. It covers
            only the calling thread's processor group, so on a machine with more than one group
@@ -21,8 +21,7 @@
 
    Disks and interfaces are chosen at open (ones added later are not counted), as the Linux
    monitor chooses them at its first read. Everything is sized and opened at open: a sample
-   allocates nothing. Like the Linux backend a
-   monitor is not locked: callers sharing one serialise their calls (the Python binding does). */
+   allocates nothing. */
 #if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0601
 #undef _WIN32_WINNT
 #define _WIN32_WINNT 0x0601 /* Windows 7: GetIfTable2, processor groups */
@@ -46,8 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "danube_metrics.h"
-#include "dm_backend.h"
+#include "dm_core.h"
 
 #ifdef _MSC_VER
 #pragma comment(lib, "iphlpapi.lib")
@@ -82,10 +80,7 @@ struct dm_iface {
 };
 
 struct dm_monitor {
-    struct dm_monitor_head head; /* first: the lock of the public calls */
-    int64_t min_interval_ns;
-    dm_rate_state cpu_rate, disk_rate, net_rate;
-    dm_level_state memory_level;
+    struct dm_monitor_head head; /* first: the lock, the kind, the readings' states */
 
     /* CPU: GetSystemTimes, or every processor group when there are several. */
     dm_nt_query_ex_fn nt_query_ex; /* NULL: GetSystemTimes */
@@ -175,20 +170,14 @@ static void cpu_open(dm_monitor *m)
         m->nt_query_ex = NULL; /* not answered (wine 8 does not): the calling group only */
 }
 
-static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
+static int read_cpu(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
-    uint64_t idle, kernel, user, busy;
-    const char *detail = NULL;
-    double last[2];
-    int r;
-    if (dm_rate_reuse(&m->cpu_rate, now_ns, m->min_interval_ns, last)) {
-        out->cpu_percent = last[0]; /* within the minimum interval: nothing to read */
-        return DM_OK;
-    }
+    uint64_t idle, kernel, user;
+    (void)now_ns;
     if (m->nt_query_ex != NULL) {
         LONG st = 0;
         if (cpu_groups_read(m, &idle, &kernel, &user, &st) != DM_OK) {
-            dm_set_error(&out->cpu, DM_E_OS, (int)st, "NtQuerySystemInformationEx",
+            dm_set_error(err, DM_E_OS, (int)st, "NtQuerySystemInformationEx",
                       "NtQuerySystemInformationEx(SystemProcessorPerformanceInformation) failed "
                       "(os_errno is the NTSTATUS)");
             return DM_E_OS;
@@ -196,7 +185,7 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
     } else {
         FILETIME fi, fk, fu;
         if (!GetSystemTimes(&fi, &fk, &fu)) {
-            dm_set_error(&out->cpu, DM_E_OS, (int)GetLastError(), "GetSystemTimes",
+            dm_set_error(err, DM_E_OS, (int)GetLastError(), "GetSystemTimes",
                       "GetSystemTimes failed");
             return DM_E_OS;
         }
@@ -204,38 +193,33 @@ static int sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out)
         kernel = filetime_u64(&fk);
         user = filetime_u64(&fu);
     }
-    busy = (kernel > idle ? kernel - idle : 0) + user;
-    r = dm_rate_busy_percent(&m->cpu_rate, busy, idle, now_ns, m->min_interval_ns,
-                             &out->cpu_percent, &detail);
-    if (r != DM_OK)
-        dm_set_error(&out->cpu, r, 0, m->nt_query_ex != NULL ? "NtQuerySystemInformationEx"
-                                                            : "GetSystemTimes", detail);
-    return r;
+    c->v[0] = (kernel > idle ? kernel - idle : 0) + user; /* busy */
+    c->v[1] = idle;
+    c->source = m->nt_query_ex != NULL ? "NtQuerySystemInformationEx" : "GetSystemTimes";
+    return DM_OK;
 }
 
 /* ---- Memory --------------------------------------------------------------------------- */
 
-static int sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out)
+static int read_memory(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
     MEMORYSTATUSEX ms;
     dm_meminfo mi;
-    if (dm_level_reuse(&m->memory_level, now_ns, m->min_interval_ns, &out->memory_percent))
-        return DM_OK;
+    (void)m, (void)now_ns;
     ms.dwLength = sizeof ms;
     if (!GlobalMemoryStatusEx(&ms)) {
-        dm_set_error(&out->memory, DM_E_OS, (int)GetLastError(), "GlobalMemoryStatusEx",
+        dm_set_error(err, DM_E_OS, (int)GetLastError(), "GlobalMemoryStatusEx",
                   "GlobalMemoryStatusEx failed");
         return DM_E_OS;
     }
     mi.total = ms.ullTotalPhys;
     mi.available = ms.ullAvailPhys;
     mi.has_mem_available = 1;
-    if (dm_memory_percent(&mi, &out->memory_percent) != DM_OK) {
-        dm_set_error(&out->memory, DM_E_PARSE, 0, "GlobalMemoryStatusEx",
+    if (dm_memory_percent(&mi, &c->level) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, "GlobalMemoryStatusEx",
                   "GlobalMemoryStatusEx reported no physical memory");
         return DM_E_PARSE;
     }
-    dm_level_keep(&m->memory_level, now_ns, out->memory_percent);
     return DM_OK;
 }
 
@@ -368,22 +352,15 @@ static int disks_open(dm_monitor *m)
     return DM_OK;
 }
 
-static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
+static int read_disks(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
-    uint64_t now[2] = {0, 0};
-    double rate[2];
-    const char *detail = NULL;
     size_t i;
-    int r;
+    (void)now_ns;
     if (m->disk_status.code != DM_OK) {
-        out->disk = m->disk_status;
+        *err = m->disk_status;
         return m->disk_status.code;
     }
-    if (dm_rate_reuse(&m->disk_rate, now_ns, m->min_interval_ns, rate)) {
-        out->disk_read_bytes_per_sec = rate[0]; /* within the minimum interval */
-        out->disk_write_bytes_per_sec = rate[1];
-        return DM_OK;
-    }
+    c->v[0] = c->v[1] = 0;
     for (i = 0; i < m->ndisks; i++) {
         struct dm_disk *d = &m->disks[i];
         const DISK_PERFORMANCE *p = (const DISK_PERFORMANCE *)(const void *)m->perf_buf;
@@ -392,7 +369,7 @@ static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
             continue;
         if (!disk_perf(m, d->h, 0, &e)) {
             if (e == ERROR_INSUFFICIENT_BUFFER || e == ERROR_MORE_DATA) {
-                dm_set_error(&out->disk, DM_E_BUFFER, 0, d->path,
+                dm_set_error(err, DM_E_BUFFER, 0, d->path,
                           "DISK_PERFORMANCE larger than its buffer");
                 return DM_E_BUFFER;
             }
@@ -403,20 +380,14 @@ static int sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out)
                 d->h = INVALID_HANDLE_VALUE;
                 continue;
             }
-            dm_set_error(&out->disk, DM_E_OS, (int)e, d->path,
+            dm_set_error(err, DM_E_OS, (int)e, d->path,
                       "DeviceIoControl(IOCTL_DISK_PERFORMANCE) failed");
             return DM_E_OS;
         }
-        now[0] += (uint64_t)p->BytesRead.QuadPart;
-        now[1] += (uint64_t)p->BytesWritten.QuadPart;
+        c->v[0] += (uint64_t)p->BytesRead.QuadPart;
+        c->v[1] += (uint64_t)p->BytesWritten.QuadPart;
     }
-    r = dm_rate_per_second(&m->disk_rate, now, now_ns, m->min_interval_ns, rate, &detail);
-    if (r != DM_OK) {
-        dm_set_error(&out->disk, r, 0, "IOCTL_DISK_PERFORMANCE", detail);
-        return r;
-    }
-    out->disk_read_bytes_per_sec = rate[0];
-    out->disk_write_bytes_per_sec = rate[1];
+    c->source = "IOCTL_DISK_PERFORMANCE";
     return DM_OK;
 }
 
@@ -519,22 +490,15 @@ static void ifaces_open(dm_monitor *m)
     FreeMibTable(table);
 }
 
-static int sample_network(dm_monitor *m, int64_t now_ns, dm_sample *out)
+static int read_network(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
-    uint64_t now[2] = {0, 0};
-    double rate[2];
-    const char *detail = NULL;
     size_t i;
-    int r;
-    if (dm_rate_reuse(&m->net_rate, now_ns, m->min_interval_ns, rate)) {
-        out->net_rx_bytes_per_sec = rate[0]; /* within the minimum interval */
-        out->net_tx_bytes_per_sec = rate[1];
-        return DM_OK;
-    }
+    (void)now_ns;
     if (m->net_status.code != DM_OK) {
-        out->network = m->net_status;
+        *err = m->net_status;
         return m->net_status.code;
     }
+    c->v[0] = c->v[1] = 0;
     for (i = 0; i < m->nifaces; i++) {
         MIB_IF_ROW2 row;
         NETIO_STATUS st;
@@ -546,32 +510,30 @@ static int sample_network(dm_monitor *m, int64_t now_ns, dm_sample *out)
         if (st == ERROR_FILE_NOT_FOUND || st == ERROR_NOT_FOUND)
             continue; /* gone for now: its bytes leave the sum (a reset); asked again next time */
         if (st != NO_ERROR) {
-            dm_set_error(&out->network, DM_E_OS, (int)st, "GetIfEntry2", "GetIfEntry2 failed");
+            dm_set_error(err, DM_E_OS, (int)st, "GetIfEntry2", "GetIfEntry2 failed");
             return DM_E_OS;
         }
-        now[0] += row.InOctets;
-        now[1] += row.OutOctets;
+        c->v[0] += row.InOctets;
+        c->v[1] += row.OutOctets;
     }
-    r = dm_rate_per_second(&m->net_rate, now, now_ns, m->min_interval_ns, rate, &detail);
-    if (r != DM_OK) {
-        dm_set_error(&out->network, r, 0, "GetIfEntry2", detail);
-        return r;
-    }
-    out->net_rx_bytes_per_sec = rate[0];
-    out->net_tx_bytes_per_sec = rate[1];
+    c->source = "GetIfEntry2";
     return DM_OK;
 }
+
+static const struct dm_reading windows_cpu = {DM_FIGURE_BUSY_PERCENT, read_cpu, NULL};
+static const struct dm_reading windows_memory = {DM_FIGURE_LEVEL, read_memory, NULL};
+static const struct dm_reading windows_disk = {DM_FIGURE_PER_SECOND, read_disks, NULL};
+static const struct dm_reading windows_network = {DM_FIGURE_PER_SECOND, read_network, NULL};
 
 /* ---- The monitor ---------------------------------------------------------------------- */
 
 int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
 {
+    static const struct dm_reading *const readings[DM_READINGS] = {
+        &windows_cpu, &windows_memory, &windows_disk, &windows_network};
     dm_monitor *m;
-    dm_sample baseline;
-    dm_error first = {DM_OK, 0, NULL, NULL};
-    const dm_error *readings[4];
+    dm_error first;
     size_t i;
-    int readable = 0;
 
     int r = dm_check_options(opts, (dm_monitor *const *)out, 0,
                              "Windows has only the host monitor: no cgroup monitor and no root "
@@ -579,13 +541,8 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
                              err);
     if (r != DM_OK)
         return r;
-    m = calloc(1, sizeof *m);
-    if (m == NULL) {
-        dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+    if ((m = dm_monitor_new(sizeof *m, DM_KIND_HOST, opts, readings, err)) == NULL)
         return DM_E_NOMEM;
-    }
-    dm_head_init(m);
-    m->min_interval_ns = opts->min_interval_ns;
     for (i = 0; i < DM_MAX_DISKS; i++)
         m->disks[i].h = INVALID_HANDLE_VALUE;
     if (opts->interfaces != NULL && opts->interfaces[0] != '\0' &&
@@ -603,18 +560,7 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     }
     ifaces_open(m);
     /* The baseline of every metric. Only a monitor that can read nothing at all fails. */
-    memset(&baseline, 0, sizeof baseline);
-    dm_backend_sample_at(m, DM_ALL, opts->start_ns != 0 ? opts->start_ns : dm_monotonic_ns(),
-                         &baseline);
-    readings[0] = &baseline.cpu, readings[1] = &baseline.memory;
-    readings[2] = &baseline.disk, readings[3] = &baseline.network;
-    for (i = 0; i < 4; i++) {
-        if (readings[i]->code == DM_OK || readings[i]->code == DM_E_AGAIN)
-            readable++;
-        else if (first.code == DM_OK)
-            first = *readings[i];
-    }
-    if (readable == 0)
+    if (dm_take_baseline(m, opts, &first) == 0)
         return dm_fail_open(m, opts, first, err);
     *out = m;
     return DM_OK;
@@ -647,14 +593,6 @@ int dm_backend_grow(dm_monitor *m, unsigned metrics, dm_error *err)
     return DM_OK; /* nothing else is read into a buffer that can be outgrown */
 }
 
-int dm_backend_sample_at(dm_monitor *m, unsigned metrics, int64_t now_ns, dm_sample *out)
-{
-    static const dm_metric_sampler samplers[4] = {sample_cpu, sample_memory, sample_disk,
-                                                  sample_network};
-    return dm_sample_metrics(m, metrics, now_ns, out, samplers);
-}
-
-int dm_monitor_kind(const dm_monitor *m) { return m != NULL ? DM_KIND_HOST : 0; }
 
 int dm_backend_environment(dm_monitor *m, dm_environment *out)
 {
@@ -679,8 +617,6 @@ size_t dm_backend_sample_files(const dm_monitor *m, unsigned metrics, const char
     (void)m, (void)metrics, (void)paths, (void)cap;
     return 0; /* Windows samples through system calls and device ioctls, not files */
 }
-
-int64_t dm_monitor_min_interval_ns(const dm_monitor *m) { return m->min_interval_ns; }
 
 size_t dm_backend_disk_count(const dm_monitor *m) { return m->ndisks; }
 

@@ -1,10 +1,11 @@
-/* Plain C unit tests of the platform-independent core (csrc/common): parsers and rate maths.
-   Built from csrc/common alone and run by tests/test_c_unit.py. Prints "N passed, N failed". */
+/* Plain C unit tests of the pure part of the core (csrc/build.py's "pure" sources): the
+   parsers and the rate arithmetic. Built from those sources alone and run by
+   tests/test_c_unit.py. Prints "N passed, N failed". */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "danube_metrics.h"
+#include "dm_parse.h"
 
 static int passed, failed;
 

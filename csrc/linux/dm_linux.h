@@ -1,28 +1,18 @@
-/* Internal to the Linux backend: the monitor struct and the file helpers shared by the host
-   and the cgroup monitor. */
-#ifndef DM_LINUX_INTERNAL_H
-#define DM_LINUX_INTERNAL_H
+/* Internal to the Linux backend: the monitor struct shared by its three files. dm_linux.c opens
+   and closes a monitor of either kind and picks its readings; dm_host.c holds the readings of
+   the whole machine (/proc), dm_cgroup.c those of the process's cgroup. Both read files
+   through dm_file.c and parse them with dm_parse.h; neither calls the other. */
+#ifndef DM_LINUX_H
+#define DM_LINUX_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "danube_metrics.h"
-#include "dm_backend.h"
+#include "dm_core.h"
+#include "dm_file.h"
+#include "dm_parse.h"
 
-#define MIN_BUFFER 4096
-#define STAT_BUFFER 4096 /* only the first line of /proc/stat is needed */
 #define DM_CG_MAX_DEPTH 32
-
-struct dm_file {
-    const char *rel; /* path under the root (a literal), named by open errors */
-    int fd;
-    int whole;   /* the whole file must fit (else only its first read is needed) */
-    int sized;   /* a file with a size (not procfs): a short read is its end */
-    char *path;
-    char *buf;
-    size_t cap;
-    size_t len;
-};
 
 /* The cgroup monitor's files and limits, resolved at open. */
 struct dm_cgroup {
@@ -45,13 +35,9 @@ struct dm_cgroup {
 };
 
 struct dm_monitor {
-    struct dm_monitor_head head; /* first: the lock of the public calls */
-    int kind;
-    int64_t min_interval_ns;
+    struct dm_monitor_head head; /* first: the lock, the kind, the readings' states */
     char *root;
     struct dm_file stat, meminfo, diskstats, netdev;
-    dm_rate_state cpu_rate, disk_rate, net_rate;
-    dm_level_state memory_level;
     int disks_chosen;
     dm_disk_set disks;
     int ifaces_chosen;
@@ -65,21 +51,16 @@ struct dm_monitor {
     struct dm_cgroup cg;
 };
 
-char *dm_join_path(const char *root, const char *rel);
-int dm_file_init(struct dm_file *f, const char *root, const char *rel, int whole);
-void dm_file_free(struct dm_file *f);
-int dm_file_read(struct dm_file *f, dm_error *err);
-int dm_file_fit(struct dm_file *f, dm_error *err);
-int dm_is_dir(const char *path);
-
+/* The host's readings (dm_host.c); the cgroup monitor counts the network this way too. */
+extern const struct dm_reading dm_host_cpu, dm_host_memory, dm_host_disk, dm_host_network;
+/* Per-device files chosen by the first disk and network readings (dm_host.c). */
+void dm_host_close(dm_monitor *m);
 
 /* The cgroup monitor (dm_cgroup.c). */
+extern const struct dm_reading dm_cgroup_cpu, dm_cgroup_memory, dm_cgroup_disk;
 void dm_cgroup_init(dm_monitor *m); /* every descriptor closed (-1) */
 int dm_cgroup_open(dm_monitor *m, dm_error *err);
 void dm_cgroup_close(dm_monitor *m);
-int dm_cgroup_sample_cpu(dm_monitor *m, int64_t now_ns, dm_sample *out);
-int dm_cgroup_sample_memory(dm_monitor *m, int64_t now_ns, dm_sample *out);
-int dm_cgroup_sample_disk(dm_monitor *m, int64_t now_ns, dm_sample *out);
 int dm_cgroup_grow(dm_monitor *m, unsigned metrics, dm_error *err);
 
 #endif

@@ -1,9 +1,11 @@
-/* What every platform backend shares: see dm_backend.h. */
+/* The public front of every platform's monitor: the dm_monitor_* calls, each under the
+   monitor's own lock, and the option checks of opening (see dm_core.h). */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "dm_backend.h"
+#include "dm_core.h"
 
 void dm_set_error(dm_error *e, int code, int os_errno, const char *path, const char *detail)
 {
@@ -55,45 +57,50 @@ int dm_fail_open(dm_monitor *mon, const dm_options *opts, dm_error e, dm_error *
     return e.code;
 }
 
-int dm_sample_metrics(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out,
-                      const dm_metric_sampler samplers[4])
-{
-    static const unsigned bits[4] = {DM_CPU, DM_MEMORY, DM_DISK, DM_NETWORK};
-    dm_error *errors[4];
-    int first = DM_OK, buffer = 0, i, r;
-    errors[0] = &out->cpu, errors[1] = &out->memory;
-    errors[2] = &out->disk, errors[3] = &out->network;
-    for (i = 0; i < 4; i++) {
-        if (!(metrics & bits[i]))
-            continue; /* left as it was, so that a caller can retry a subset */
-        dm_set_error(errors[i], DM_OK, 0, NULL, NULL);
-        r = samplers[i](mon, now_ns, out);
-        if (r != DM_OK && first == DM_OK)
-            first = r;
-        if (errors[i]->code == DM_E_BUFFER)
-            buffer = 1;
-    }
-    return buffer ? DM_E_BUFFER : first;
-}
-
 /* ---- The public calls that read or change a monitor: each under the monitor's lock ---- */
 
-static dm_mutex *lock_of(const dm_monitor *mon)
+static struct dm_monitor_head *head_of(const dm_monitor *mon)
 {
-    return &((struct dm_monitor_head *)(void *)(uintptr_t)(const void *)mon)->lock;
+    return (struct dm_monitor_head *)(void *)(uintptr_t)(const void *)mon;
 }
 
+static dm_mutex *lock_of(const dm_monitor *mon) { return &head_of(mon)->lock; }
+
 #ifdef _WIN32
-void dm_head_init(dm_monitor *mon) { InitializeSRWLock(lock_of(mon)); }
+static void lock_init(dm_mutex *m) { InitializeSRWLock(m); }
 void dm_head_destroy(dm_monitor *mon) { (void)mon; /* an SRW lock holds no resources */ }
 static void lock(const dm_monitor *mon) { AcquireSRWLockExclusive(lock_of(mon)); }
 static void unlock(const dm_monitor *mon) { ReleaseSRWLockExclusive(lock_of(mon)); }
 #else
-void dm_head_init(dm_monitor *mon) { pthread_mutex_init(lock_of(mon), NULL); }
+static void lock_init(dm_mutex *m) { pthread_mutex_init(m, NULL); }
 void dm_head_destroy(dm_monitor *mon) { pthread_mutex_destroy(lock_of(mon)); }
 static void lock(const dm_monitor *mon) { pthread_mutex_lock(lock_of(mon)); }
 static void unlock(const dm_monitor *mon) { pthread_mutex_unlock(lock_of(mon)); }
 #endif
+
+void *dm_monitor_new(size_t size, int kind, const dm_options *opts,
+                     const struct dm_reading *const readings[DM_READINGS], dm_error *err)
+{
+    struct dm_monitor_head *h = calloc(1, size);
+    int i;
+    if (h == NULL) {
+        dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+        return NULL;
+    }
+    lock_init(&h->lock);
+    h->kind = kind;
+    h->min_interval_ns = opts->min_interval_ns;
+    for (i = 0; i < DM_READINGS; i++)
+        h->reading[i] = readings[i];
+    return h;
+}
+
+/* Set at open and never changed: no lock needed. */
+int dm_monitor_kind(const dm_monitor *mon) { return mon != NULL ? head_of(mon)->kind : 0; }
+int64_t dm_monitor_min_interval_ns(const dm_monitor *mon)
+{
+    return mon != NULL ? head_of(mon)->min_interval_ns : 0;
+}
 
 int dm_monitor_sample_at(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out)
 {
@@ -101,7 +108,7 @@ int dm_monitor_sample_at(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_s
     if (mon == NULL || out == NULL)
         return DM_E_INVALID;
     lock(mon);
-    r = dm_backend_sample_at(mon, metrics, now_ns, out);
+    r = dm_sample_metrics(mon, metrics, now_ns, out);
     unlock(mon);
     return r;
 }

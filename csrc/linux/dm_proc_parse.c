@@ -1,7 +1,7 @@
 /* Pure parsers for the Linux /proc files. Each one is bounded by its length argument. */
 #include <string.h>
 
-#include "danube_metrics.h"
+#include "dm_parse.h"
 #include "dm_scan.h"
 
 int dm_parse_proc_stat(const char *buf, size_t len, dm_cpu_times *out)
@@ -145,14 +145,6 @@ int dm_parse_meminfo(const char *buf, size_t len, dm_meminfo *out)
     }
     if (out->available > out->total)
         out->available = out->total;
-    return DM_OK;
-}
-
-int dm_memory_percent(const dm_meminfo *m, double *out)
-{
-    if (m->total == 0)
-        return DM_E_PARSE;
-    *out = dm_clamp_percent((double)(m->total - m->available) / (double)m->total * 100.0);
     return DM_OK;
 }
 
@@ -439,32 +431,6 @@ int dm_netdev_sum(const char *buf, size_t len, const dm_iface_set *set, uint64_t
     *rx_bytes = rx;
     *tx_bytes = tx;
     return DM_OK;
-}
-
-int dm_iface_set_from_list(const char *list, dm_iface_set *set)
-{
-    size_t i = 0;
-    if (list == NULL || set == NULL)
-        return DM_E_INVALID;
-    set->mode = DM_NET_USER_LIST;
-    set->n = 0;
-    while (list[i] != '\0') {
-        size_t start, n;
-        while (list[i] == ',' || dm_is_blank(list[i]))
-            i++;
-        start = i;
-        while (list[i] != '\0' && list[i] != ',' && !dm_is_blank(list[i]))
-            i++;
-        n = i - start;
-        if (n == 0)
-            continue;
-        if (n >= DM_NAME_MAX || set->n == DM_MAX_IFACES)
-            return DM_E_INVALID;
-        memcpy(set->name[set->n], list + start, n);
-        set->name[set->n][n] = '\0';
-        set->n++;
-    }
-    return set->n > 0 ? DM_OK : DM_E_INVALID;
 }
 
 const char *dm_disk_set_name(const dm_disk_set *set, size_t i)

@@ -1,7 +1,7 @@
 /* Pure parsers for cgroup files, /proc/self/cgroup and /proc/self/mountinfo. */
 #include <string.h>
 
-#include "danube_metrics.h"
+#include "dm_parse.h"
 #include "dm_scan.h"
 
 static const char *const controller_names[DM_CG_COUNT] = {"", "cpu", "cpuacct", "cpuset",

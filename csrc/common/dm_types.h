@@ -1,0 +1,82 @@
+/* Internal: the plain types and pure functions every platform shares: limits, interface sets,
+   and figures from counters (docs/semantics.md, "Rates in general"). No I/O, no allocation, no
+   locks, no system headers: the test build declares this file to cffi as it is. */
+#ifndef DM_TYPES_H
+#define DM_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "danube_metrics.h"
+
+#define DM_MAX_DISKS 1024
+#define DM_MAX_IFACES 64
+#define DM_NAME_MAX 32
+
+/* The interfaces a network reading counts. */
+typedef struct dm_iface_set {
+    int mode; /* DM_NET_* */
+    size_t n;
+    char name[DM_MAX_IFACES][DM_NAME_MAX];
+} dm_iface_set;
+/* Fills `set` from a comma-separated list of names (DM_NET_USER_LIST). */
+int dm_iface_set_from_list(const char *list, dm_iface_set *set);
+
+/* What kind of figure a reading gives. */
+enum dm_figure {
+    DM_FIGURE_LEVEL,        /* read as it is (memory %): kept for the minimum interval */
+    DM_FIGURE_BUSY_PERCENT, /* busy / (busy + idle) * 100 of two cumulative counters */
+    DM_FIGURE_PER_SECOND    /* per-second rates of two cumulative counters */
+};
+
+/* Previous counters of one rate, and its last computed values. */
+typedef struct dm_rate_state {
+    uint64_t prev[2];
+    int64_t prev_ns;
+    double last[2];
+    int has_prev;
+    int has_last;
+} dm_rate_state;
+
+/* One step of a rate (DM_FIGURE_BUSY_PERCENT or DM_FIGURE_PER_SECOND) at `now_ns`. `reset`
+   says a counter went back this interval although the values in `now` did not (running
+   totals kept across a wrap or a vanished device): like a counter that goes down, that
+   interval gives no rate. DM_E_AGAIN (with *detail set) when no rate can be given. A busy
+   percentage is out[0]. */
+int dm_rate_update(dm_rate_state *st, enum dm_figure figure, const uint64_t now[2], int reset,
+                   int64_t now_ns, int64_t min_interval_ns, double out[2], const char **detail);
+/* dm_rate_update for per-second rates of two counters, with no reset. */
+int dm_rate_per_second(dm_rate_state *st, const uint64_t now[2], int64_t now_ns,
+                       int64_t min_interval_ns, double out[2], const char **detail);
+/* dm_rate_update for busy / (busy + idle) * 100, with no reset. */
+int dm_rate_busy_percent(dm_rate_state *st, uint64_t busy, uint64_t idle, int64_t now_ns,
+                         int64_t min_interval_ns, double *out, const char **detail);
+/* Whether a rate can be answered without reading anything: a last value exists and less than
+   the minimum interval has passed since its interval ended. Copies it to out[0..1] if so. */
+int dm_rate_reuse(const dm_rate_state *st, int64_t now_ns, int64_t min_interval_ns,
+                  double out[2]);
+
+/* The last value of a level and when it was read: within the minimum interval it is given
+   again without reading, like the rates. */
+typedef struct dm_level_state {
+    double last;
+    int64_t read_ns;
+    int has_last;
+} dm_level_state;
+int dm_level_reuse(const dm_level_state *st, int64_t now_ns, int64_t min_interval_ns,
+                   double *out);
+void dm_level_keep(dm_level_state *st, int64_t now_ns, double value);
+
+/* Clamps to 0..100, mapping NaN to 0. */
+double dm_clamp_percent(double v);
+
+/* Memory in bytes, as every platform reports it. */
+typedef struct dm_meminfo {
+    uint64_t total;
+    uint64_t available;
+    int has_mem_available; /* Linux: 0 when MemAvailable was absent (a fallback sum was used) */
+} dm_meminfo;
+/* (total - available) / total * 100, clamped to 0..100; DM_E_PARSE when total is 0. */
+int dm_memory_percent(const dm_meminfo *m, double *out);
+
+#endif

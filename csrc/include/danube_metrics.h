@@ -1,0 +1,144 @@
+/*
+ * danube-metrics C core: public interface.
+ *
+ * A monitor is opened once (files opened, buffers sized, baseline counters taken), sampled many
+ * times without allocating, and closed once. Every function returns DM_OK (0) or a negative
+ * DM_E_* code; results go out through caller-provided structs.
+ *
+ * This header is the whole public API: the monitor. The parsers and the rate arithmetic behind
+ * it are internal (csrc/linux/dm_parse.h, csrc/common/dm_rate.h); docs/architecture.md maps the
+ * sources and docs/semantics.md says what each figure means.
+ */
+#ifndef DANUBE_METRICS_H
+#define DANUBE_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. */
+#define DM_OK 0
+#define DM_E_OS (-1)          /* a system call failed: dm_error.os_errno and .path say which */
+#define DM_E_PARSE (-2)       /* a file's content is malformed: .path and .detail say how */
+#define DM_E_BUFFER (-3)      /* a file outgrew its buffer: call dm_monitor_grow, then retry */
+#define DM_E_AGAIN (-4)       /* no rate yet (no interval measured, or counters were reset) */
+#define DM_E_INVALID (-5)     /* a bad argument */
+#define DM_E_NOMEM (-6)       /* allocation failed (only at open or grow) */
+#define DM_E_UNSUPPORTED (-7) /* not available on this platform */
+
+/* Metric bits for dm_monitor_sample. */
+#define DM_CPU 1u
+#define DM_MEMORY 2u
+#define DM_DISK 4u
+#define DM_NETWORK 8u
+#define DM_ALL 15u
+
+/* Kinds of monitor. */
+#define DM_KIND_HOST 1   /* the whole machine, from /proc */
+#define DM_KIND_CGROUP 2 /* the process's own cgroup, against its limits (Linux) */
+
+/* Interface selection modes (docs/semantics.md, "Network I/O"). */
+#define DM_NET_PHYSICAL 1  /* interfaces not under /sys/devices/virtual/net */
+#define DM_NET_ALL_BUT_LO 2 /* no physical interface exists (a container's veth) */
+#define DM_NET_USER_LIST 3 /* the caller named the interfaces */
+
+typedef struct dm_error {
+    int code;           /* DM_OK or a DM_E_* code */
+    int os_errno;       /* errno for DM_E_OS, else 0 */
+    const char *path;   /* the file involved (owned by the monitor), or NULL */
+    const char *detail; /* static text describing the failure, or NULL */
+} dm_error;
+
+typedef struct dm_sample {
+    double cpu_percent;    /* 0..100 */
+    double memory_percent; /* 0..100 */
+    double disk_read_bytes_per_sec;
+    double disk_write_bytes_per_sec;
+    double net_rx_bytes_per_sec;
+    double net_tx_bytes_per_sec;
+    dm_error cpu;     /* status of each reading requested */
+    dm_error memory;
+    dm_error disk;
+    dm_error network;
+} dm_sample;
+
+typedef struct dm_options {
+    const char *root;        /* path prefix for every file read; NULL or "" means "/" */
+    int64_t min_interval_ns; /* rates over a shorter interval return the last values */
+    const char *interfaces;  /* comma-separated interface names to count, or NULL for automatic */
+    int64_t start_ns;        /* monotonic time of the baseline; 0 means now (tests set it) */
+    int kind;                /* DM_KIND_HOST (or 0) or DM_KIND_CGROUP */
+    char *error_path;        /* if set, a failed open copies the failing file's path here */
+    size_t error_path_len;
+} dm_options;
+
+/* What a monitor found at open (limits as last read). */
+typedef struct dm_environment {
+    int kind;                    /* DM_KIND_* */
+    int cgroup_version;          /* 1 or 2; 0 for the host monitor */
+    const char *cgroup_path;     /* as /proc/self/cgroup names it, or NULL */
+    const char *cgroup_dir;      /* the directory read, or NULL */
+    double cpu_limit_cores;      /* the capacity CPU % is taken against */
+    double cpu_quota_cores;      /* quota / period, tightest along the path; 0 when none */
+    uint32_t cpuset_cpus;        /* CPUs in the cgroup's cpuset; 0 when unknown */
+    uint32_t online_cpus;        /* CPUs online on the machine */
+    uint64_t memory_limit_bytes; /* tightest limit along the path; 0 when none */
+    uint64_t memory_total_bytes; /* the capacity memory % is taken against */
+} dm_environment;
+
+typedef struct dm_monitor dm_monitor;
+
+/* The host monitor fails only when no file at all can be read under the root; the cgroup
+   monitor when the process's cgroup cannot be found or read. On failure err->path points into
+   opts->error_path (NULL if that is not given), since the monitor's own copy is gone. */
+int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err);
+/* Threads may share a monitor: each call below takes the monitor's own lock. dm_monitor_close
+   must be the last call, made when no other is running. */
+/* Samples the metrics in `metrics` at the monotonic clock's current time. Returns DM_OK when
+   every requested reading succeeded, else the first failing code; each reading's own status is
+   in out->cpu, ->memory, ->disk, ->network. DM_E_BUFFER takes precedence: a file outgrew its
+   buffer, so call dm_monitor_grow for the readings whose code is DM_E_BUFFER and sample those
+   again (readings not requested keep their previous values in `out`). */
+int dm_monitor_sample(dm_monitor *mon, unsigned metrics, dm_sample *out);
+/* The same at an explicit monotonic time in nanoseconds (tests drive time with it). */
+int dm_monitor_sample_at(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out);
+/* One reading in a one-argument call, the cheapest call a binding such as cffi makes: the
+   percentage, or NaN when the reading fails (dm_monitor_sample says why). */
+double dm_monitor_cpu_percent(dm_monitor *mon);
+double dm_monitor_memory_percent(dm_monitor *mon);
+/* dm_monitor_sample with its arguments in one struct: a binding pays for each argument it
+   converts, and cffi takes its fastest path for a call with one. The figures lead `out`. */
+typedef struct dm_call {
+    dm_sample out;
+    dm_monitor *mon;
+    unsigned metrics;
+} dm_call;
+int dm_call_sample(dm_call *call);
+/* Enlarges the buffers of the metrics in `metrics` to fit their files as they are now. */
+int dm_monitor_grow(dm_monitor *mon, unsigned metrics, dm_error *err);
+void dm_monitor_close(dm_monitor *mon);
+
+int dm_monitor_kind(const dm_monitor *mon);
+int dm_monitor_environment(dm_monitor *mon, dm_environment *out);
+int64_t dm_monitor_min_interval_ns(const dm_monitor *mon);
+/* Whole disks counted, and network interfaces counted (empty in DM_NET_ALL_BUT_LO mode). */
+size_t dm_monitor_disk_count(const dm_monitor *mon);
+const char *dm_monitor_disk_name(const dm_monitor *mon, size_t i);
+int dm_monitor_net_mode(const dm_monitor *mon);
+size_t dm_monitor_iface_count(const dm_monitor *mon);
+const char *dm_monitor_iface_name(const dm_monitor *mon, size_t i);
+
+/* The files a sample of `metrics` reads, into paths[0..cap) (owned by the monitor); returns how
+   many there are. Platforms that read no files return 0. */
+size_t dm_monitor_sample_files(const dm_monitor *mon, unsigned metrics, const char **paths,
+                               size_t cap);
+
+int64_t dm_monotonic_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

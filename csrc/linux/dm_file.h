@@ -1,0 +1,35 @@
+/* Internal to the Linux backend: a file read with pread into a buffer sized at open (no
+   allocation when sampling). Both monitors, host and cgroup, read through it. */
+#ifndef DM_FILE_H
+#define DM_FILE_H
+
+#include <stddef.h>
+
+#include "danube_metrics.h"
+
+#define DM_FILE_MIN_BUFFER 4096
+#define DM_FILE_STAT_BUFFER 4096 /* only the first line of /proc/stat is needed */
+
+struct dm_file {
+    const char *rel; /* path under the root (a literal), named by open errors */
+    int fd;
+    int whole;   /* the whole file must fit (else only its first read is needed) */
+    int sized;   /* a file with a size (not procfs): a short read is its end */
+    char *path;
+    char *buf;
+    size_t cap;
+    size_t len;
+};
+
+/* root + rel in a new string (NULL when out of memory); trailing slashes of root dropped. */
+char *dm_join_path(const char *root, const char *rel);
+/* Names the file and allocates its buffer; it is opened at its first read. */
+int dm_file_init(struct dm_file *f, const char *root, const char *rel, int whole);
+void dm_file_free(struct dm_file *f);
+/* Reads the file from offset 0 into its buffer: DM_E_BUFFER when a whole file does not fit. */
+int dm_file_read(struct dm_file *f, dm_error *err);
+/* Enlarges a whole-file buffer until the file fits with room to grow (open and grow only). */
+int dm_file_fit(struct dm_file *f, dm_error *err);
+int dm_is_dir(const char *path);
+
+#endif

@@ -1,0 +1,267 @@
+/* The Linux host monitor's readings: /proc/stat, /proc/meminfo, /proc/diskstats (or each disk's
+   /sys/block/<disk>/stat) and /proc/net/dev (or each interface's sysfs counters) under a root
+   prefix. The cgroup monitor counts the network with dm_host_network too: a container's
+   /proc/net/dev is its own network namespace. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dm_linux.h"
+
+static int choose_disks(dm_monitor *m, dm_error *err)
+{
+    if (dm_diskstats_select(m->diskstats.buf, m->diskstats.len, &m->disks) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
+        return DM_E_PARSE;
+    }
+    m->disks_chosen = 1;
+    return DM_OK;
+}
+
+/* ---- Per-device sysfs sources ----------------------------------------------------------- */
+
+static void free_files(struct dm_file **files, size_t n)
+{
+    size_t i;
+    if (*files == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        dm_file_free(&(*files)[i]);
+    free(*files);
+    *files = NULL;
+}
+
+/* Opens `n` files named by fmt and names[i] under the root; NULL unless every one reads. */
+static struct dm_file *open_device_files(const dm_monitor *m, size_t n, const char *fmt,
+                                         const char (*names)[DM_NAME_MAX], size_t per_name,
+                                         const char *const *leaves)
+{
+    struct dm_file *files;
+    size_t i, total = n * per_name;
+    if (total == 0 || (files = calloc(total, sizeof *files)) == NULL)
+        return NULL;
+    for (i = 0; i < total; i++)
+        files[i].fd = -1;
+    for (i = 0; i < total; i++) {
+        char rel[160], name[DM_NAME_MAX];
+        dm_error e;
+        size_t k;
+        /* /sys/block spells a '/' in a device name (cciss/c0d0) as '!'. */
+        for (k = 0; names[i / per_name][k] != '\0'; k++)
+            name[k] = names[i / per_name][k] == '/' ? '!' : names[i / per_name][k];
+        name[k] = '\0';
+        snprintf(rel, sizeof rel, fmt, name, leaves[i % per_name]);
+        if (dm_file_init(&files[i], m->root, rel, 1) != DM_OK ||
+            dm_file_read(&files[i], &e) != DM_OK) {
+            free_files(&files, total);
+            return NULL;
+        }
+        files[i].rel = NULL; /* `rel` is this stack buffer */
+    }
+    return files;
+}
+
+/* Sums the per-disk stat files; on any failure falls back to /proc/diskstats for good. */
+static int sum_disk_files(dm_monitor *m, uint64_t now[2])
+{
+    size_t i;
+    dm_error e;
+    now[0] = now[1] = 0;
+    for (i = 0; i < m->disks.n; i++) {
+        uint64_t rd, wr;
+        if (dm_file_read(&m->disk_stat[i], &e) != DM_OK ||
+            dm_parse_block_stat(m->disk_stat[i].buf, m->disk_stat[i].len, &rd, &wr) != DM_OK) {
+            free_files(&m->disk_stat, m->disks.n);
+            return -1;
+        }
+        now[0] += rd * 512u;
+        now[1] += wr * 512u;
+    }
+    return 0;
+}
+
+static int sum_net_files(dm_monitor *m, uint64_t now[2])
+{
+    size_t i;
+    dm_error e;
+    now[0] = now[1] = 0;
+    for (i = 0; i < 2 * m->ifaces.n; i++) {
+        uint64_t v;
+        if (dm_file_read(&m->net_stat[i], &e) != DM_OK ||
+            dm_parse_u64_file(m->net_stat[i].buf, m->net_stat[i].len, &v) != DM_OK) {
+            free_files(&m->net_stat, 2 * m->ifaces.n);
+            return -1;
+        }
+        now[i % 2] += v;
+    }
+    return 0;
+}
+
+static void choose_disk_source(dm_monitor *m)
+{
+    static const char *const leaf[] = {"stat"};
+    uint64_t now[2];
+    m->disk_stat =
+        open_device_files(m, m->disks.n, "/sys/block/%s/%s", m->disks.name, 1, leaf);
+    if (m->disk_stat != NULL)
+        sum_disk_files(m, now); /* drops them if one does not parse */
+}
+
+/* sysfs shows the interfaces of the namespace it was mounted in, which need not be this
+   process's: use its counters only if they fall between two readings of /proc/net/dev. */
+static void choose_net_source(dm_monitor *m)
+{
+    static const char *const leaves[] = {"rx_bytes", "tx_bytes"};
+    uint64_t before[2], files[2], after[2];
+    dm_error e;
+    m->net_source_chosen = 1;
+    if (m->ifaces.mode == DM_NET_ALL_BUT_LO)
+        return; /* the set changes as interfaces come and go: net/dev sees them all */
+    if (dm_netdev_sum(m->netdev.buf, m->netdev.len, &m->ifaces, &before[0], &before[1]) !=
+        DM_OK)
+        return;
+    m->net_stat = open_device_files(m, m->ifaces.n, "/sys/class/net/%s/statistics/%s",
+                                    m->ifaces.name, 2, leaves);
+    if (m->net_stat == NULL || sum_net_files(m, files) != 0)
+        return;
+    if (dm_file_read(&m->netdev, &e) != DM_OK ||
+        dm_netdev_sum(m->netdev.buf, m->netdev.len, &m->ifaces, &after[0], &after[1]) !=
+            DM_OK ||
+        files[0] < before[0] || files[1] < before[1] || files[0] > after[0] ||
+        files[1] > after[1])
+        free_files(&m->net_stat, 2 * m->ifaces.n);
+}
+
+/* On a host, count interfaces that are not virtual (bridges, veth, ifb repeat the traffic of
+   the physical NIC); where there is none (a container's eth0 is a veth), count all but lo. */
+static int choose_ifaces(dm_monitor *m, dm_error *err)
+{
+    char path[4096];
+    const char *buf = m->netdev.buf;
+    size_t len = m->netdev.len, start = 0;
+    int n, has_virtual_dir;
+
+    n = snprintf(path, sizeof path, "%s/sys/devices/virtual/net", m->root);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return DM_E_INVALID;
+    has_virtual_dir = dm_is_dir(path);
+    m->ifaces.mode = DM_NET_PHYSICAL;
+    m->ifaces.n = 0;
+    while (has_virtual_dir && start < len) {
+        dm_netdev_line d;
+        size_t line_len = 0;
+        while (start + line_len < len && buf[start + line_len] != '\n')
+            line_len++;
+        if (dm_parse_netdev_line(buf + start, line_len, &d) == DM_OK &&
+            !(d.name_len == 2 && memcmp(buf + start + d.name_off, "lo", 2) == 0)) {
+            n = snprintf(path, sizeof path, "%s/sys/devices/virtual/net/%.*s", m->root,
+                         (int)d.name_len, buf + start + d.name_off);
+            if (n > 0 && (size_t)n < sizeof path && !dm_is_dir(path) &&
+                m->ifaces.n < DM_MAX_IFACES) {
+                memcpy(m->ifaces.name[m->ifaces.n], buf + start + d.name_off, d.name_len);
+                m->ifaces.name[m->ifaces.n][d.name_len] = '\0';
+                m->ifaces.n++;
+            }
+        }
+        start += line_len + 1;
+    }
+    if (m->ifaces.n == 0)
+        m->ifaces.mode = DM_NET_ALL_BUT_LO;
+    m->ifaces_chosen = 1;
+    (void)err;
+    return DM_OK;
+}
+
+/* ---- The readings ---------------------------------------------------------------------- */
+
+static int read_cpu(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
+{
+    dm_cpu_times t;
+    int r;
+    (void)now_ns;
+    if ((r = dm_file_read(&m->stat, err)) != DM_OK)
+        return r;
+    if (dm_parse_proc_stat(m->stat.buf, m->stat.len, &t) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, m->stat.path,
+                     "first line is not \"cpu\" followed by at least 4 counters");
+        return DM_E_PARSE;
+    }
+    dm_cpu_busy_idle(&t, &c->v[0], &c->v[1]);
+    c->source = m->stat.path;
+    return DM_OK;
+}
+
+static int read_memory(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
+{
+    dm_meminfo mi;
+    int r;
+    (void)now_ns;
+    if ((r = dm_file_read(&m->meminfo, err)) != DM_OK)
+        return r;
+    if (dm_parse_meminfo(m->meminfo.buf, m->meminfo.len, &mi) != DM_OK ||
+        dm_memory_percent(&mi, &c->level) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, m->meminfo.path,
+                     "malformed line, or no MemTotal (or no MemAvailable/MemFree/Cached)");
+        return DM_E_PARSE;
+    }
+    return DM_OK;
+}
+
+static int read_disk(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
+{
+    int r;
+    (void)now_ns;
+    c->source = m->diskstats.path;
+    if (m->disk_stat != NULL && sum_disk_files(m, c->v) == 0)
+        return DM_OK;
+    /* Both sources count the same sectors: switching never makes a jump. */
+    if ((r = dm_file_read(&m->diskstats, err)) != DM_OK)
+        return r;
+    if (!m->disks_chosen) {
+        if ((r = choose_disks(m, err)) != DM_OK)
+            return r;
+        choose_disk_source(m);
+    }
+    if (dm_diskstats_sum(m->diskstats.buf, m->diskstats.len, &m->disks, &c->v[0], &c->v[1]) !=
+        DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
+        return DM_E_PARSE;
+    }
+    return DM_OK;
+}
+
+static int read_network(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
+{
+    int r;
+    (void)now_ns;
+    c->source = m->netdev.path;
+    if (m->net_stat != NULL && sum_net_files(m, c->v) == 0)
+        return DM_OK;
+    if ((r = dm_file_read(&m->netdev, err)) != DM_OK)
+        return r;
+    if (!m->ifaces_chosen && (r = choose_ifaces(m, err)) != DM_OK)
+        return r;
+    if (!m->net_source_chosen) {
+        choose_net_source(m);
+        if (m->net_stat != NULL && sum_net_files(m, c->v) == 0)
+            return DM_OK;
+    }
+    if (dm_netdev_sum(m->netdev.buf, m->netdev.len, &m->ifaces, &c->v[0], &c->v[1]) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, m->netdev.path, "malformed net/dev line");
+        return DM_E_PARSE;
+    }
+    return DM_OK;
+}
+
+const struct dm_reading dm_host_cpu = {DM_FIGURE_BUSY_PERCENT, read_cpu, NULL};
+const struct dm_reading dm_host_memory = {DM_FIGURE_LEVEL, read_memory, NULL};
+const struct dm_reading dm_host_disk = {DM_FIGURE_PER_SECOND, read_disk, NULL};
+const struct dm_reading dm_host_network = {DM_FIGURE_PER_SECOND, read_network, NULL};
+
+void dm_host_close(dm_monitor *m)
+{
+    free_files(&m->disk_stat, m->disks.n);
+    free_files(&m->net_stat, 2 * m->ifaces.n);
+}

@@ -1,0 +1,121 @@
+/* Internal to the Linux backend: the parsers of /proc, sysfs and cgroup files. Each is a pure
+   function over (buffer, length): it never reads past `len` and returns DM_E_PARSE on
+   malformed input, so it can be fuzzed directly (the test build declares this file to cffi as
+   it is, with dm_types.h). */
+#ifndef DM_PARSE_H
+#define DM_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dm_types.h"
+
+/* ---- /proc ------------------------------------------------------------------------------ */
+
+/* First "cpu " line of /proc/stat, in USER_HZ ticks. Fields a kernel lacks are 0. */
+typedef struct dm_cpu_times {
+    uint64_t user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice;
+    int nfields;
+} dm_cpu_times;
+int dm_parse_proc_stat(const char *buf, size_t len, dm_cpu_times *out);
+/* busy = user + nice + system + irq + softirq + steal (guest is inside user); idle = idle + iowait */
+void dm_cpu_busy_idle(const dm_cpu_times *t, uint64_t *busy, uint64_t *idle);
+
+/* /proc/meminfo, in bytes. available falls back to MemFree + Buffers + Cached + SReclaimable -
+   Shmem on kernels without MemAvailable (has_mem_available then 0). */
+int dm_parse_meminfo(const char *buf, size_t len, dm_meminfo *out);
+
+/* One /proc/diskstats line (without its newline). name is an offset into the line. */
+typedef struct dm_diskstats_line {
+    uint32_t major, minor;
+    size_t name_off, name_len;
+    uint64_t sectors_read, sectors_written;
+    int nfields;
+} dm_diskstats_line;
+int dm_parse_diskstats_line(const char *line, size_t len, dm_diskstats_line *out);
+
+typedef struct dm_disk_set {
+    size_t n;
+    uint64_t dev[DM_MAX_DISKS]; /* major << 32 | minor */
+    char name[DM_MAX_DISKS][DM_NAME_MAX];
+} dm_disk_set;
+/* Picks the whole disks of a diskstats file: no partitions, loop, ram, zram, dm-*, md*. */
+int dm_diskstats_select(const char *buf, size_t len, dm_disk_set *out);
+/* Bytes read and written by the disks in `set` (512-byte sectors). */
+/* The name of the i-th disk in the set, or NULL. */
+const char *dm_disk_set_name(const dm_disk_set *set, size_t i);
+int dm_diskstats_sum(const char *buf, size_t len, const dm_disk_set *set, uint64_t *read_bytes,
+                     uint64_t *written_bytes);
+
+/* /sys/block/<disk>/stat (11, 15 or 17 fields): sectors read and written (512 bytes each). */
+int dm_parse_block_stat(const char *buf, size_t len, uint64_t *sectors_read,
+                        uint64_t *sectors_written);
+/* A file holding one unsigned decimal (a sysfs counter such as statistics/rx_bytes). */
+int dm_parse_u64_file(const char *buf, size_t len, uint64_t *value);
+
+/* One /proc/net/dev interface line. */
+typedef struct dm_netdev_line {
+    size_t name_off, name_len;
+    uint64_t rx_bytes, tx_bytes;
+} dm_netdev_line;
+/* DM_OK for an interface line, DM_E_AGAIN for a header line, DM_E_PARSE otherwise. */
+int dm_parse_netdev_line(const char *line, size_t len, dm_netdev_line *out);
+
+int dm_netdev_sum(const char *buf, size_t len, const dm_iface_set *set, uint64_t *rx_bytes,
+                  uint64_t *tx_bytes);
+
+/* ---- cgroup files ----------------------------------------------------------------------- */
+
+/* A part of a buffer: offset and length (found is 0 where absent). */
+typedef struct dm_span {
+    size_t off, len;
+    int found;
+} dm_span;
+
+/* Controllers of /proc/self/cgroup; DM_CG_UNIFIED is the v2 "0::PATH" line. */
+#define DM_CG_UNIFIED 0
+#define DM_CG_CPU 1
+#define DM_CG_CPUACCT 2
+#define DM_CG_CPUSET 3
+#define DM_CG_MEMORY 4
+#define DM_CG_BLKIO 5
+#define DM_CG_COUNT 6
+
+typedef struct dm_proc_cgroup {
+    dm_span path[DM_CG_COUNT]; /* the cgroup path of each controller, as an offset into buf */
+} dm_proc_cgroup;
+/* Lines "ID:CONTROLLERS:PATH", split on the first two colons only (a path may hold ':'). */
+int dm_parse_proc_cgroup(const char *buf, size_t len, dm_proc_cgroup *out);
+
+/* One /proc/self/mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE
+   SOURCE SUPEROPTS". root and mount_point are still escaped (\040 etc.). */
+typedef struct dm_mountinfo_line {
+    dm_span root, mount_point, fstype, super_options;
+} dm_mountinfo_line;
+int dm_parse_mountinfo_line(const char *line, size_t len, dm_mountinfo_line *out);
+/* The mount of a controller's hierarchy (cgroup2 for DM_CG_UNIFIED, else the v1 "cgroup"
+   mount whose super options name the controller). Offsets are into buf. DM_E_AGAIN if none. */
+int dm_mountinfo_find(const char *buf, size_t len, int controller, dm_mountinfo_line *out);
+/* Decodes mountinfo's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash)
+   into dst (NUL-terminated). DM_E_BUFFER if dst is too small. */
+int dm_unescape_mount_path(const char *src, size_t len, char *dst, size_t cap, size_t *out_len);
+
+/* A limit file: a decimal, "max" (v2) or a negative number (v1 cfs_quota_us -1): the last two
+   give UINT64_MAX, meaning no limit. */
+int dm_parse_limit(const char *buf, size_t len, uint64_t *value);
+/* v2 cpu.max "QUOTA PERIOD" (QUOTA may be "max": UINT64_MAX). */
+int dm_parse_cpu_max(const char *buf, size_t len, uint64_t *quota, uint64_t *period);
+/* The value of `key` in a flat keyed file ("key value" lines: cpu.stat, memory.stat). `hint`
+   (may be NULL) keeps the offset of the key's line between calls: a kernel writes its keys in
+   the same order every time, so the line is looked at there first, and the file is scanned
+   only when it is not (a number before it changed length). */
+int dm_parse_keyed_u64(const char *buf, size_t len, const char *key, size_t *hint,
+                       uint64_t *value);
+/* v2 io.stat: rbytes and wbytes summed over the devices. */
+int dm_parse_io_stat(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wbytes);
+/* v1 blkio *io_service_bytes*: "MAJ:MIN Read N" and "MAJ:MIN Write N" summed over devices. */
+int dm_parse_blkio_bytes(const char *buf, size_t len, uint64_t *read_bytes, uint64_t *write_bytes);
+/* A CPU list ("0-3,8,10-11"): how many CPUs it names. */
+int dm_parse_cpu_list(const char *buf, size_t len, uint32_t *count);
+
+#endif
