@@ -38,15 +38,18 @@ import enum
 import json
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from danube_metrics import serde_json
 from danube_metrics.errors import ReportFormatError
 from danube_metrics.monitor import ResourceMonitor, create_resource_monitor
+
+# Re-exported: the writer was defined here first.
+from danube_metrics.serde_json import serde_f64 as serde_f64
 
 log = logging.getLogger("danube_metrics")
 
@@ -282,19 +285,7 @@ class LoadReport:
         :raises ValueError: as :meth:`to_dict`, or for a usage that is not finite.
         """
         doc = self.to_dict(schema)
-        if _floats_print_alike(doc):
-            # json's C encoder writes what serde_json writes (its pretty layout included) as
-            # long as no float needs an exponent: the common case, and many times faster.
-            return json.dumps(
-                doc,
-                ensure_ascii=False,
-                allow_nan=False,
-                indent=indent,
-                separators=(",", ":") if indent is None else (",", ": "),
-            )
-        parts: list[str] = []
-        _write_json(doc, parts, indent, 0)
-        return "".join(parts)
+        return serde_json.dumps(doc, indent=indent, floats=_floats_in(doc))
 
     @classmethod
     def from_dict(cls, data: Any, *, schema: Optional[str] = None) -> LoadReport:
@@ -523,89 +514,14 @@ def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-_REPR = re.compile(r"(\d+)(?:\.(\d+))?(?:e([+-]\d+))?")
-
-
-def serde_f64(value: float) -> str:
-    """A finite float as serde_json writes an f64 (Rust's ryu): the shortest digits that read
-    back exactly, in plain notation for magnitudes 1e-5 <= |x| < 1e16 and otherwise as
-    ``1.5e16`` / ``1e-7`` (no ``+``, no zero padding); integral values end in ``.0``.
-
-    :raises ValueError: for NaN and infinities (serde_json would write ``null``, which neither
-        schema can read back).
-    """
-    if not math.isfinite(value):
-        raise ValueError(f"cannot write {value} in a LoadReport (JSON numbers are finite)")
-    sign = "-" if math.copysign(1.0, value) < 0 else ""
-    if value == 0:
-        return sign + "0.0"
-    # repr gives the same shortest round-trip digits as ryu; only the layout differs.
-    match = _REPR.fullmatch(repr(abs(value)))
-    if match is None:  # pragma: no cover - repr of a finite positive float always matches
-        raise AssertionError(repr(value))
-    whole, frac, exp = match.group(1), match.group(2) or "", match.group(3)
-    digits = (whole + frac).lstrip("0")
-    # value = 0.<digits> * 10**point; ryu's kk.
-    point = len(whole) + (int(exp) if exp else 0) - (len(whole + frac) - len(digits))
-    digits = digits.rstrip("0")
-    length = len(digits)
-    if length <= point <= 16:
-        text = digits + "0" * (point - length) + ".0"
-    elif 0 < point <= 16:
-        text = digits[:point] + "." + digits[point:]
-    elif -5 < point <= 0:
-        text = "0." + "0" * -point + digits
-    elif length == 1:
-        text = f"{digits}e{point - 1}"
-    else:
-        text = f"{digits[0]}.{digits[1:]}e{point - 1}"
-    return sign + text
-
-
-def _floats_print_alike(doc: dict[str, Any]) -> bool:
-    """Whether every float of a to_dict() document prints the same in Python and in Rust:
-    finite, and in plain notation (repr and ryu differ only in how they write exponents)."""
+def _floats_in(doc: dict[str, Any]) -> list[float]:
+    """Every float of a to_dict() document (found where to_dict puts them)."""
     floats = [r["usage"] for r in doc["resources_usage"]]
     if "total_throughput_mbps" in doc:
         floats.append(doc["total_throughput_mbps"])
     for topic in doc.get("topics", ()):
         floats.extend(v for v in topic.values() if type(v) is float)
-    return all(math.isfinite(x) and "e" not in repr(x) for x in floats)
-
-
-def _write_json(value: Any, out: list[str], indent: Optional[int], depth: int) -> None:
-    """Appends ``value`` as serde_json would write it (compact, or pretty with ``indent``)."""
-    if isinstance(value, (dict, list)):
-        opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
-        if not value:
-            out.append(opening + closing)
-            return
-        out.append(opening)
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for i, (key, item) in enumerate(items):
-            if i:
-                out.append(",")
-            if indent is not None:
-                out.append("\n" + " " * (indent * (depth + 1)))
-            if isinstance(value, dict):
-                out.append(json.dumps(key, ensure_ascii=False))
-                out.append(":" if indent is None else ": ")
-            _write_json(item, out, indent, depth + 1)
-        if indent is not None:
-            out.append("\n" + " " * (indent * depth))
-        out.append(closing)
-    elif isinstance(value, bool) or value is None:
-        out.append(json.dumps(value))
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, float):
-        out.append(serde_f64(value))
-    elif isinstance(value, str):
-        # serde_json escapes '"', '\\' and control characters (short forms where JSON has
-        # them, else \u00xx) and writes everything else as UTF-8, exactly as this does.
-        out.append(json.dumps(value, ensure_ascii=False))
-    else:  # pragma: no cover - to_dict only produces the types above
-        raise TypeError(f"cannot write {_kind(value)} as JSON")
+    return floats
 
 
 _default_monitor: Optional[ResourceMonitor] = None
