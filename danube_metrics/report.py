@@ -34,7 +34,6 @@ finite and >= 0.
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import math
@@ -46,9 +45,13 @@ from typing import Any, Callable, Optional
 
 from danube_metrics import serde_json
 from danube_metrics.errors import ReportFormatError
-from danube_metrics.monitor import ResourceMonitor, create_resource_monitor
+from danube_metrics.loads import TOPIC_FIELDS, U64_MAX, kind_of
 
-# Re-exported: the writer was defined here first.
+# Re-exported: the parts of a report and the writer were defined here first.
+from danube_metrics.loads import ResourceType as ResourceType
+from danube_metrics.loads import SystemLoad as SystemLoad
+from danube_metrics.loads import TopicLoad as TopicLoad
+from danube_metrics.monitor import ResourceMonitor, create_resource_monitor
 from danube_metrics.serde_json import serde_f64 as serde_f64
 
 log = logging.getLogger("danube_metrics")
@@ -69,101 +72,6 @@ _UPSTREAM_MARKERS = (
     "total_throughput_mbps",
     "total_message_rate",
     "total_lag_messages",
-)
-_U64_MAX = 2**64 - 1
-
-
-class ResourceType(str, enum.Enum):
-    """The resources of a report, named as the broker's serde enum variants."""
-
-    CPU = "CPU"
-    Memory = "Memory"
-    DiskIO = "DiskIO"
-    NetworkIO = "NetworkIO"
-
-
-@dataclass(frozen=True)
-class SystemLoad:
-    """One resource's usage: percent for CPU and Memory, bytes/s for DiskIO and NetworkIO."""
-
-    resource: ResourceType
-    usage: float
-
-
-@dataclass(frozen=True)
-class TopicLoad:
-    """One topic's load, as the upstream broker reports it (``TopicLoad`` in load_report.rs).
-
-    :param message_rate: messages/s published to the topic.
-    :param byte_rate: bytes/s published to the topic.
-    :param byte_rate_mbps: the same in MB/s (10^6 bytes); upstream writes byte_rate / 10^6.
-    :param backlog_messages: messages not yet acknowledged by its subscriptions.
-    :raises ValueError: for a count or rate that is negative, not finite, or past u64.
-    :raises TypeError: for a field of the wrong type (a bool is not a count).
-    """
-
-    topic_name: str
-    message_rate: int = 0
-    byte_rate: int = 0
-    byte_rate_mbps: float = 0.0
-    producer_count: int = 0
-    consumer_count: int = 0
-    subscription_count: int = 0
-    backlog_messages: int = 0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.topic_name, str):
-            raise TypeError(f"topic_name must be a str, not {_kind(self.topic_name)}")
-        for name in _TOPIC_INT_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"TopicLoad.{name} must be an int, not {_kind(value)}")
-            if not 0 <= value <= _U64_MAX:
-                raise ValueError(f"TopicLoad.{name} must be in 0..2^64-1, got {value}")
-        mbps = self.byte_rate_mbps
-        if isinstance(mbps, bool) or not isinstance(mbps, (int, float)):
-            raise TypeError(f"TopicLoad.byte_rate_mbps must be a float, not {_kind(mbps)}")
-        if not (math.isfinite(mbps) and mbps >= 0):
-            raise ValueError(f"TopicLoad.byte_rate_mbps must be finite and >= 0, got {mbps}")
-        object.__setattr__(self, "byte_rate_mbps", float(mbps))
-
-    @classmethod
-    def idle(cls, topic_name: str) -> TopicLoad:
-        """A topic with no measured traffic or clients (upstream's entry for a new topic)."""
-        return cls(topic_name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The topic in upstream field order."""
-        return {
-            "topic_name": self.topic_name,
-            "message_rate": self.message_rate,
-            "byte_rate": self.byte_rate,
-            "byte_rate_mbps": self.byte_rate_mbps,
-            "producer_count": self.producer_count,
-            "consumer_count": self.consumer_count,
-            "subscription_count": self.subscription_count,
-            "backlog_messages": self.backlog_messages,
-        }
-
-
-# TopicLoad's fields in upstream declaration order (the order serde writes them).
-_TOPIC_FIELDS = (
-    "topic_name",
-    "message_rate",
-    "byte_rate",
-    "byte_rate_mbps",
-    "producer_count",
-    "consumer_count",
-    "subscription_count",
-    "backlog_messages",
-)
-_TOPIC_INT_FIELDS = (
-    "message_rate",
-    "byte_rate",
-    "producer_count",
-    "consumer_count",
-    "subscription_count",
-    "backlog_messages",
 )
 
 
@@ -200,7 +108,7 @@ class LoadReport:
         if self.broker_id is not None and (
             isinstance(self.broker_id, bool)
             or not isinstance(self.broker_id, int)
-            or not 0 <= self.broker_id <= _U64_MAX
+            or not 0 <= self.broker_id <= U64_MAX
         ):
             raise ValueError(f"broker_id must be an int in 0..2^64-1, got {self.broker_id!r}")
         if self.topics is not None:
@@ -301,7 +209,7 @@ class LoadReport:
         :raises ValueError: for an unknown ``schema``.
         """
         if not isinstance(data, Mapping):
-            raise ReportFormatError(f"a LoadReport must be a JSON object, not {_kind(data)}")
+            raise ReportFormatError(f"a LoadReport must be a JSON object, not {kind_of(data)}")
         if schema is None:
             schema = detect_schema(data)
         elif schema not in SCHEMAS:
@@ -385,8 +293,8 @@ class _Fields:
     def u64(self, key: str, default: Optional[int] = None) -> int:
         value = self.data[key] if default is None else self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{self.name(key)} must be an integer, not {_kind(value)}")
-        if value < 0 or value > _U64_MAX:
+            raise self.fail(f"{self.name(key)} must be an integer, not {kind_of(value)}")
+        if value < 0 or value > U64_MAX:
             raise self.fail(f"{self.name(key)} must be a u64, got {value}")
         return value
 
@@ -400,13 +308,13 @@ class _Fields:
     def items(self, key: str) -> list[Any]:
         value = self.data[key]
         if not isinstance(value, list):
-            raise self.fail(f"{self.name(key)} must be a list, not {_kind(value)}")
+            raise self.fail(f"{self.name(key)} must be a list, not {kind_of(value)}")
         return value
 
 
 def _non_negative_float(value: Any, where: str, fail: Callable[[str], ReportFormatError]) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise fail(f"{where} must be a number, not {_kind(value)}")
+        raise fail(f"{where} must be a number, not {kind_of(value)}")
     try:
         number = float(value)
     except OverflowError:
@@ -418,7 +326,7 @@ def _non_negative_float(value: Any, where: str, fail: Callable[[str], ReportForm
 
 def _utf8_string(value: Any, where: str, fail: Callable[[str], ReportFormatError]) -> str:
     if not isinstance(value, str):
-        raise fail(f"{where} must be a string, not {_kind(value)}")
+        raise fail(f"{where} must be a string, not {kind_of(value)}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -433,7 +341,7 @@ def _parse_resources(f: _Fields) -> list[SystemLoad]:
     for i, item in enumerate(f.items("resources_usage")):
         where = f"resources_usage[{i}]"
         if not isinstance(item, Mapping):
-            raise f.fail(f"{where} must be an object, not {_kind(item)}")
+            raise f.fail(f"{where} must be an object, not {kind_of(item)}")
         if "resource" not in item or "usage" not in item:
             raise f.fail(f"{where} needs 'resource' and 'usage'")
         _Fields(item, f.schema, where).check((), ("resource", "usage"))
@@ -470,11 +378,11 @@ def _parse_topic(item: Any, i: int) -> TopicLoad:
     where = f"topics[{i}]"
     if not isinstance(item, Mapping):
         raise ReportFormatError(
-            f"{_LABELS[UPSTREAM]}: {where} must be an object, not {_kind(item)}"
+            f"{_LABELS[UPSTREAM]}: {where} must be an object, not {kind_of(item)}"
         )
     t = _Fields(item, UPSTREAM, where)
     # Every TopicLoad field is required: none is #[serde(default)] upstream.
-    t.check(_TOPIC_FIELDS, _TOPIC_FIELDS)
+    t.check(TOPIC_FIELDS, TOPIC_FIELDS)
     return TopicLoad(
         topic_name=t.string("topic_name"),
         message_rate=t.u64("message_rate"),
@@ -508,10 +416,6 @@ def _parse_upstream(cls: type[LoadReport], data: Mapping[str, Any]) -> LoadRepor
         total_message_rate=f.u64("total_message_rate", 0),
         total_lag_messages=f.u64("total_lag_messages", 0),
     )
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
 
 
 def _floats_in(doc: dict[str, Any]) -> list[float]:
