@@ -15,6 +15,7 @@ from typing import Optional, TextIO
 
 from danube_metrics import __version__
 from danube_metrics.errors import DanubeMetricsError, ReportFormatError
+from danube_metrics.measure import generate_load_report
 from danube_metrics.monitor import MODES, Readings, ResourceMonitor, create_resource_monitor
 from danube_metrics.rankings import (
     DEFAULT_MAX_AGE,
@@ -24,7 +25,7 @@ from danube_metrics.rankings import (
     score_brokers,
     select_broker,
 )
-from danube_metrics.report import LoadReport, ResourceType, generate_load_report
+from danube_metrics.report import LoadReport, ResourceType
 
 BAR_WIDTH = 30
 HISTORY = 40

@@ -1,4 +1,9 @@
-"""The broker's LoadReport: the model, its JSON in two schemas, and the builder.
+"""The broker's LoadReport: the model and its JSON in two schemas.
+
+:func:`generate_load_report`, which measures this machine into a report, is in
+:mod:`danube_metrics.measure`; it can still be imported from here, and is loaded on first use,
+so that the model (and what only reads reports, such as :mod:`danube_metrics.rankings`) never
+needs the C extension.
 
 Two JSON schemas describe the same report; :meth:`LoadReport.from_json` reads either (telling
 them apart by the fields present) and :meth:`LoadReport.to_json` writes either.
@@ -34,134 +39,27 @@ finite and >= 0.
 
 from __future__ import annotations
 
-import enum
-import json
-import logging
 import math
-import re
-import threading
 import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from danube_metrics.errors import ReportFormatError
-from danube_metrics.monitor import ResourceMonitor, create_resource_monitor
+# The names imported "as" themselves are re-exported: they were defined here first.
+from danube_metrics import serde_json
+from danube_metrics.loads import U64_MAX
+from danube_metrics.loads import ResourceType as ResourceType
+from danube_metrics.loads import SystemLoad as SystemLoad
+from danube_metrics.loads import TopicLoad as TopicLoad
+from danube_metrics.schemas import SCHEMAS as SCHEMAS
+from danube_metrics.schemas import SEED as SEED
+from danube_metrics.schemas import UPSTREAM as UPSTREAM
+from danube_metrics.schemas import UPSTREAM_VERSION as UPSTREAM_VERSION
+from danube_metrics.schemas import decode_json, read_report, unknown_schema
+from danube_metrics.schemas import detect_schema as detect_schema
+from danube_metrics.serde_json import serde_f64 as serde_f64
 
-log = logging.getLogger("danube_metrics")
-
-SEED = "seed"
-UPSTREAM = "upstream"
-#: The JSON schemas a LoadReport reads and writes.
-SCHEMAS = (SEED, UPSTREAM)
-#: The upstream release whose schema ``"upstream"`` follows.
-UPSTREAM_VERSION = "danube v0.15.1"
-
-_LABELS = {SEED: "seed schema", UPSTREAM: f"upstream schema ({UPSTREAM_VERSION})"}
-_SEED_FIELDS = ("resources_usage", "topics_len", "topic_list", "timestamp")
-_UPSTREAM_REQUIRED = ("resources_usage", "timestamp", "broker_id")
-_UPSTREAM_MARKERS = (
-    "broker_id",
-    "topics",
-    "total_throughput_mbps",
-    "total_message_rate",
-    "total_lag_messages",
-)
-_U64_MAX = 2**64 - 1
-
-
-class ResourceType(str, enum.Enum):
-    """The resources of a report, named as the broker's serde enum variants."""
-
-    CPU = "CPU"
-    Memory = "Memory"
-    DiskIO = "DiskIO"
-    NetworkIO = "NetworkIO"
-
-
-@dataclass(frozen=True)
-class SystemLoad:
-    """One resource's usage: percent for CPU and Memory, bytes/s for DiskIO and NetworkIO."""
-
-    resource: ResourceType
-    usage: float
-
-
-@dataclass(frozen=True)
-class TopicLoad:
-    """One topic's load, as the upstream broker reports it (``TopicLoad`` in load_report.rs).
-
-    :param message_rate: messages/s published to the topic.
-    :param byte_rate: bytes/s published to the topic.
-    :param byte_rate_mbps: the same in MB/s (10^6 bytes); upstream writes byte_rate / 10^6.
-    :param backlog_messages: messages not yet acknowledged by its subscriptions.
-    :raises ValueError: for a count or rate that is negative, not finite, or past u64.
-    :raises TypeError: for a field of the wrong type (a bool is not a count).
-    """
-
-    topic_name: str
-    message_rate: int = 0
-    byte_rate: int = 0
-    byte_rate_mbps: float = 0.0
-    producer_count: int = 0
-    consumer_count: int = 0
-    subscription_count: int = 0
-    backlog_messages: int = 0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.topic_name, str):
-            raise TypeError(f"topic_name must be a str, not {_kind(self.topic_name)}")
-        for name in _TOPIC_INT_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"TopicLoad.{name} must be an int, not {_kind(value)}")
-            if not 0 <= value <= _U64_MAX:
-                raise ValueError(f"TopicLoad.{name} must be in 0..2^64-1, got {value}")
-        mbps = self.byte_rate_mbps
-        if isinstance(mbps, bool) or not isinstance(mbps, (int, float)):
-            raise TypeError(f"TopicLoad.byte_rate_mbps must be a float, not {_kind(mbps)}")
-        if not (math.isfinite(mbps) and mbps >= 0):
-            raise ValueError(f"TopicLoad.byte_rate_mbps must be finite and >= 0, got {mbps}")
-        object.__setattr__(self, "byte_rate_mbps", float(mbps))
-
-    @classmethod
-    def idle(cls, topic_name: str) -> TopicLoad:
-        """A topic with no measured traffic or clients (upstream's entry for a new topic)."""
-        return cls(topic_name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The topic in upstream field order."""
-        return {
-            "topic_name": self.topic_name,
-            "message_rate": self.message_rate,
-            "byte_rate": self.byte_rate,
-            "byte_rate_mbps": self.byte_rate_mbps,
-            "producer_count": self.producer_count,
-            "consumer_count": self.consumer_count,
-            "subscription_count": self.subscription_count,
-            "backlog_messages": self.backlog_messages,
-        }
-
-
-# TopicLoad's fields in upstream declaration order (the order serde writes them).
-_TOPIC_FIELDS = (
-    "topic_name",
-    "message_rate",
-    "byte_rate",
-    "byte_rate_mbps",
-    "producer_count",
-    "consumer_count",
-    "subscription_count",
-    "backlog_messages",
-)
-_TOPIC_INT_FIELDS = (
-    "message_rate",
-    "byte_rate",
-    "producer_count",
-    "consumer_count",
-    "subscription_count",
-    "backlog_messages",
-)
+if TYPE_CHECKING:
+    from danube_metrics.measure import generate_load_report as generate_load_report
 
 
 @dataclass
@@ -197,7 +95,7 @@ class LoadReport:
         if self.broker_id is not None and (
             isinstance(self.broker_id, bool)
             or not isinstance(self.broker_id, int)
-            or not 0 <= self.broker_id <= _U64_MAX
+            or not 0 <= self.broker_id <= U64_MAX
         ):
             raise ValueError(f"broker_id must be an int in 0..2^64-1, got {self.broker_id!r}")
         if self.topics is not None:
@@ -243,7 +141,7 @@ class LoadReport:
                 "timestamp": self.timestamp,
             }
         if schema != UPSTREAM:
-            raise ValueError(f"unknown schema {schema!r} (expected one of {', '.join(SCHEMAS)})")
+            raise unknown_schema(schema)
         if self.broker_id is None:
             raise ValueError("the upstream schema needs broker_id, and this report has none")
         topics = self.topics
@@ -282,19 +180,7 @@ class LoadReport:
         :raises ValueError: as :meth:`to_dict`, or for a usage that is not finite.
         """
         doc = self.to_dict(schema)
-        if _floats_print_alike(doc):
-            # json's C encoder writes what serde_json writes (its pretty layout included) as
-            # long as no float needs an exponent: the common case, and many times faster.
-            return json.dumps(
-                doc,
-                ensure_ascii=False,
-                allow_nan=False,
-                indent=indent,
-                separators=(",", ":") if indent is None else (",", ": "),
-            )
-        parts: list[str] = []
-        _write_json(doc, parts, indent, 0)
-        return "".join(parts)
+        return serde_json.dumps(doc, indent=indent, floats=_floats_in(doc))
 
     @classmethod
     def from_dict(cls, data: Any, *, schema: Optional[str] = None) -> LoadReport:
@@ -309,13 +195,7 @@ class LoadReport:
             malformed, or the fields expected when the schema cannot be told.
         :raises ValueError: for an unknown ``schema``.
         """
-        if not isinstance(data, Mapping):
-            raise ReportFormatError(f"a LoadReport must be a JSON object, not {_kind(data)}")
-        if schema is None:
-            schema = detect_schema(data)
-        elif schema not in SCHEMAS:
-            raise ValueError(f"unknown schema {schema!r} (expected one of {', '.join(SCHEMAS)})")
-        return _parse_seed(cls, data) if schema == SEED else _parse_upstream(cls, data)
+        return read_report(cls, data, schema=schema)
 
     @classmethod
     def from_json(cls, text: str | bytes, *, schema: Optional[str] = None) -> LoadReport:
@@ -323,368 +203,24 @@ class LoadReport:
 
         :raises ReportFormatError: for invalid JSON or a malformed report.
         """
-        try:
-            data = json.loads(text, object_pairs_hook=_JsonObject.from_pairs)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ReportFormatError(f"not valid JSON: {exc}") from None
-        return cls.from_dict(data, schema=schema)
+        return cls.from_dict(decode_json(text), schema=schema)
 
 
-def detect_schema(data: Mapping[str, Any]) -> str:
-    """Which schema a decoded report is in: "seed" or "upstream".
-
-    :raises ReportFormatError: when neither schema's own fields are present.
-    """
-    if any(key in data for key in ("topics_len", "topic_list")):
-        return SEED
-    if any(key in data for key in _UPSTREAM_MARKERS):
-        return UPSTREAM
-    keys = [repr(k) for k in data]
-    found = ", ".join(keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
-    raise ReportFormatError(
-        "cannot tell the report's schema: the seed schema needs 'topics_len' and 'topic_list', "
-        f"the {_LABELS[UPSTREAM]} needs 'broker_id'; fields found: {found or 'none'}"
-    )
-
-
-class _JsonObject(dict):  # type: ignore[type-arg]
-    """A decoded JSON object that remembers keys given twice (serde rejects those it knows)."""
-
-    duplicates: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> _JsonObject:
-        obj = cls(pairs)
-        if len(obj) != len(pairs):
-            seen: set[str] = set()
-            twice: set[str] = set()
-            for key, _ in pairs:
-                (twice if key in seen else seen).add(key)
-            obj.duplicates = frozenset(twice)
-        return obj
-
-
-class _Fields:
-    """Reads one JSON object's fields, raising errors that name the schema and the field."""
-
-    def __init__(self, data: Mapping[str, Any], schema: str, where: str = "") -> None:
-        self.data = data
-        self.schema = schema
-        self.label = _LABELS[schema]
-        self.where = where
-
-    def fail(self, message: str) -> ReportFormatError:
-        return ReportFormatError(f"{self.label}: {message}")
-
-    def name(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else repr(key)
-
-    def check(self, required: Iterable[str], known: Iterable[str]) -> None:
-        for key in required:
-            if key not in self.data:
-                at = f"{self.where}: " if self.where else ""
-                raise self.fail(f"{at}missing field {key!r}")
-        twice: frozenset[str] = getattr(self.data, "duplicates", frozenset()) & set(known)
-        if twice:
-            raise self.fail(f"field {self.name(min(twice))} appears twice")
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def u64(self, key: str, default: Optional[int] = None) -> int:
-        value = self.data[key] if default is None else self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{self.name(key)} must be an integer, not {_kind(value)}")
-        if value < 0 or value > _U64_MAX:
-            raise self.fail(f"{self.name(key)} must be a u64, got {value}")
-        return value
-
-    def f64(self, key: str, default: Optional[float] = None) -> float:
-        value = self.data[key] if default is None else self.data.get(key, default)
-        return _non_negative_float(value, self.name(key), self.fail)
-
-    def string(self, key: str) -> str:
-        return _utf8_string(self.data[key], self.name(key), self.fail)
-
-    def items(self, key: str) -> list[Any]:
-        value = self.data[key]
-        if not isinstance(value, list):
-            raise self.fail(f"{self.name(key)} must be a list, not {_kind(value)}")
-        return value
-
-
-def _non_negative_float(value: Any, where: str, fail: Callable[[str], ReportFormatError]) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise fail(f"{where} must be a number, not {_kind(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number) or number < 0:
-        raise fail(f"{where} must be finite and >= 0, got {value}")
-    return number
-
-
-def _utf8_string(value: Any, where: str, fail: Callable[[str], ReportFormatError]) -> str:
-    if not isinstance(value, str):
-        raise fail(f"{where} must be a string, not {_kind(value)}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate escape: serde_json refuses it, and it cannot be written as UTF-8.
-        raise fail(f"{where} is not valid Unicode (lone surrogate)") from None
-    return value
-
-
-def _parse_resources(f: _Fields) -> list[SystemLoad]:
-    loads: list[SystemLoad] = []
-    seen: set[ResourceType] = set()
-    for i, item in enumerate(f.items("resources_usage")):
-        where = f"resources_usage[{i}]"
-        if not isinstance(item, Mapping):
-            raise f.fail(f"{where} must be an object, not {_kind(item)}")
-        if "resource" not in item or "usage" not in item:
-            raise f.fail(f"{where} needs 'resource' and 'usage'")
-        _Fields(item, f.schema, where).check((), ("resource", "usage"))
-        name = item["resource"]
-        try:
-            resource = ResourceType(name)
-        except ValueError:
-            known = ", ".join(r.value for r in ResourceType)
-            raise f.fail(
-                f"{where}.resource: unknown resource {name!r} (expected one of {known})"
-            ) from None
-        if resource in seen:
-            raise f.fail(f"{where}: resource {resource.value} appears twice")
-        seen.add(resource)
-        loads.append(
-            SystemLoad(resource, _non_negative_float(item["usage"], f"{where}.usage", f.fail))
-        )
-    return loads
-
-
-def _parse_seed(cls: type[LoadReport], data: Mapping[str, Any]) -> LoadReport:
-    f = _Fields(data, SEED)
-    f.check(_SEED_FIELDS, _SEED_FIELDS)
-    loads = _parse_resources(f)
-    topics_len = f.u64("topics_len")
-    topic_list = [
-        _utf8_string(topic, f"topic_list[{i}]", f.fail)
-        for i, topic in enumerate(f.items("topic_list"))
-    ]
-    return cls(loads, topics_len, topic_list, f.u64("timestamp"))
-
-
-def _parse_topic(item: Any, i: int) -> TopicLoad:
-    where = f"topics[{i}]"
-    if not isinstance(item, Mapping):
-        raise ReportFormatError(
-            f"{_LABELS[UPSTREAM]}: {where} must be an object, not {_kind(item)}"
-        )
-    t = _Fields(item, UPSTREAM, where)
-    # Every TopicLoad field is required: none is #[serde(default)] upstream.
-    t.check(_TOPIC_FIELDS, _TOPIC_FIELDS)
-    return TopicLoad(
-        topic_name=t.string("topic_name"),
-        message_rate=t.u64("message_rate"),
-        byte_rate=t.u64("byte_rate"),
-        byte_rate_mbps=t.f64("byte_rate_mbps"),
-        producer_count=t.u64("producer_count"),
-        consumer_count=t.u64("consumer_count"),
-        subscription_count=t.u64("subscription_count"),
-        backlog_messages=t.u64("backlog_messages"),
-    )
-
-
-def _parse_upstream(cls: type[LoadReport], data: Mapping[str, Any]) -> LoadReport:
-    f = _Fields(data, UPSTREAM)
-    f.check(_UPSTREAM_REQUIRED, ("resources_usage", "timestamp", *_UPSTREAM_MARKERS))
-    loads = _parse_resources(f)
-    # #[serde(default)] fields: absent means empty/zero; present but null is an error, as in serde.
-    topics = (
-        [_parse_topic(item, i) for i, item in enumerate(f.items("topics"))]
-        if "topics" in data
-        else []
-    )
-    return cls(
-        loads,
-        len(topics),
-        [t.topic_name for t in topics],
-        f.u64("timestamp"),
-        broker_id=f.u64("broker_id"),
-        topics=topics,
-        total_throughput_mbps=f.f64("total_throughput_mbps", 0.0),
-        total_message_rate=f.u64("total_message_rate", 0),
-        total_lag_messages=f.u64("total_lag_messages", 0),
-    )
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-_REPR = re.compile(r"(\d+)(?:\.(\d+))?(?:e([+-]\d+))?")
-
-
-def serde_f64(value: float) -> str:
-    """A finite float as serde_json writes an f64 (Rust's ryu): the shortest digits that read
-    back exactly, in plain notation for magnitudes 1e-5 <= |x| < 1e16 and otherwise as
-    ``1.5e16`` / ``1e-7`` (no ``+``, no zero padding); integral values end in ``.0``.
-
-    :raises ValueError: for NaN and infinities (serde_json would write ``null``, which neither
-        schema can read back).
-    """
-    if not math.isfinite(value):
-        raise ValueError(f"cannot write {value} in a LoadReport (JSON numbers are finite)")
-    sign = "-" if math.copysign(1.0, value) < 0 else ""
-    if value == 0:
-        return sign + "0.0"
-    # repr gives the same shortest round-trip digits as ryu; only the layout differs.
-    match = _REPR.fullmatch(repr(abs(value)))
-    if match is None:  # pragma: no cover - repr of a finite positive float always matches
-        raise AssertionError(repr(value))
-    whole, frac, exp = match.group(1), match.group(2) or "", match.group(3)
-    digits = (whole + frac).lstrip("0")
-    # value = 0.<digits> * 10**point; ryu's kk.
-    point = len(whole) + (int(exp) if exp else 0) - (len(whole + frac) - len(digits))
-    digits = digits.rstrip("0")
-    length = len(digits)
-    if length <= point <= 16:
-        text = digits + "0" * (point - length) + ".0"
-    elif 0 < point <= 16:
-        text = digits[:point] + "." + digits[point:]
-    elif -5 < point <= 0:
-        text = "0." + "0" * -point + digits
-    elif length == 1:
-        text = f"{digits}e{point - 1}"
-    else:
-        text = f"{digits[0]}.{digits[1:]}e{point - 1}"
-    return sign + text
-
-
-def _floats_print_alike(doc: dict[str, Any]) -> bool:
-    """Whether every float of a to_dict() document prints the same in Python and in Rust:
-    finite, and in plain notation (repr and ryu differ only in how they write exponents)."""
+def _floats_in(doc: dict[str, Any]) -> list[float]:
+    """Every float of a to_dict() document (found where to_dict puts them)."""
     floats = [r["usage"] for r in doc["resources_usage"]]
     if "total_throughput_mbps" in doc:
         floats.append(doc["total_throughput_mbps"])
     for topic in doc.get("topics", ()):
         floats.extend(v for v in topic.values() if type(v) is float)
-    return all(math.isfinite(x) and "e" not in repr(x) for x in floats)
+    return floats
 
 
-def _write_json(value: Any, out: list[str], indent: Optional[int], depth: int) -> None:
-    """Appends ``value`` as serde_json would write it (compact, or pretty with ``indent``)."""
-    if isinstance(value, (dict, list)):
-        opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
-        if not value:
-            out.append(opening + closing)
-            return
-        out.append(opening)
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for i, (key, item) in enumerate(items):
-            if i:
-                out.append(",")
-            if indent is not None:
-                out.append("\n" + " " * (indent * (depth + 1)))
-            if isinstance(value, dict):
-                out.append(json.dumps(key, ensure_ascii=False))
-                out.append(":" if indent is None else ": ")
-            _write_json(item, out, indent, depth + 1)
-        if indent is not None:
-            out.append("\n" + " " * (indent * depth))
-        out.append(closing)
-    elif isinstance(value, bool) or value is None:
-        out.append(json.dumps(value))
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, float):
-        out.append(serde_f64(value))
-    elif isinstance(value, str):
-        # serde_json escapes '"', '\\' and control characters (short forms where JSON has
-        # them, else \u00xx) and writes everything else as UTF-8, exactly as this does.
-        out.append(json.dumps(value, ensure_ascii=False))
-    else:  # pragma: no cover - to_dict only produces the types above
-        raise TypeError(f"cannot write {_kind(value)} as JSON")
+def __getattr__(name: str) -> Any:
+    # PEP 562: generate_load_report measures, so it is imported when first asked for, not with
+    # the model (importing it loads the C extension).
+    if name == "generate_load_report":
+        from danube_metrics.measure import generate_load_report
 
-
-_default_monitor: Optional[ResourceMonitor] = None
-_default_lock = threading.Lock()
-
-
-def _shared_monitor() -> ResourceMonitor:
-    """The process-wide monitor used when none is passed (created on first use)."""
-    global _default_monitor
-    with _default_lock:
-        if _default_monitor is None:
-            _default_monitor = create_resource_monitor()
-        return _default_monitor
-
-
-def generate_load_report(
-    topics_len: int,
-    topic_list: Iterable[str],
-    monitor: Optional[ResourceMonitor] = None,
-    *,
-    timestamp: Optional[int] = None,
-    topic_loads: Optional[Iterable[TopicLoad]] = None,
-    broker_id: Optional[int] = None,
-) -> LoadReport:
-    """Measures the machine and builds a LoadReport.
-
-    A resource whose reading fails is left out of the report, with a warning logged on the
-    ``danube_metrics`` logger: a fake 0.0 would make a broken broker look idle.
-
-    :param monitor: the monitor to read; by default one shared monitor per process.
-    :param timestamp: Unix seconds; now by default.
-    :param topic_loads: per-topic loads for the topics the caller has them for. The report
-        then carries one :class:`TopicLoad` per topic of ``topic_list`` (an idle entry, all
-        zeros, for a topic without one, as upstream writes a topic with no metrics yet) and
-        the totals summed from them, so it can be written in the upstream schema.
-    :param broker_id: the broker's u64 id (needed for the upstream schema).
-    :raises ValueError: if ``topic_loads`` names a topic twice or one not in ``topic_list``,
-        or is given while ``topics_len`` differs from the number of topics listed.
-    """
-    names = list(topic_list)
-    topics: Optional[list[TopicLoad]] = None
-    if topic_loads is not None:
-        by_name: dict[str, TopicLoad] = {}
-        for load in topic_loads:
-            if load.topic_name in by_name:
-                raise ValueError(f"topic_loads: topic {load.topic_name!r} appears twice")
-            by_name[load.topic_name] = load
-        unknown = sorted(set(by_name) - set(names))
-        if unknown:
-            raise ValueError(f"topic_loads: topics not in topic_list: {', '.join(unknown)}")
-        if int(topics_len) != len(names):
-            raise ValueError(
-                f"with topic_loads, topics_len ({topics_len}) must be the number of topics "
-                f"listed ({len(names)})"
-            )
-        topics = [by_name.get(name) or TopicLoad.idle(name) for name in names]
-    mon = monitor if monitor is not None else _shared_monitor()
-    readings = mon.read_all()
-    loads: list[SystemLoad] = []
-    if readings.cpu_percent is not None:
-        loads.append(SystemLoad(ResourceType.CPU, readings.cpu_percent))
-    if readings.memory_percent is not None:
-        loads.append(SystemLoad(ResourceType.Memory, readings.memory_percent))
-    if readings.disk is not None:
-        loads.append(SystemLoad(ResourceType.DiskIO, readings.disk.total_bytes_per_sec()))
-    if readings.network is not None:
-        loads.append(SystemLoad(ResourceType.NetworkIO, readings.network.total_bytes_per_sec()))
-    for name, err in readings.errors.items():
-        log.warning("load report: %s left out: %s", name, err)
-    return LoadReport(
-        loads,
-        int(topics_len),
-        names,
-        int(time.time()) if timestamp is None else int(timestamp),
-        broker_id=broker_id,
-        topics=topics,
-        total_throughput_mbps=None
-        if topics is None
-        else math.fsum(t.byte_rate_mbps for t in topics),
-        total_message_rate=None if topics is None else sum(t.message_rate for t in topics),
-        total_lag_messages=None if topics is None else sum(t.backlog_messages for t in topics),
-    )
+        return generate_load_report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -780,5 +780,5 @@ def test_a_bad_limit_file_breaks_only_its_own_reading(
         r = mon._sample_at(T0 + 10 * SECOND)
         err = r.errors[broken]
         assert isinstance(err, ParseError) and err.filename == f"{tree.root}/{rel}"
-        # Reading one metric never disturbs another (semantics.md, "Rates in general").
+        # Reading one metric never disturbs another (docs/semantics.md, "Rates in general").
         assert unaffected not in r.errors, str(r.errors.get(unaffected))

@@ -1,0 +1,97 @@
+"""Measuring this machine into a LoadReport: :func:`generate_load_report`, and the monitor it
+reads when it is given none (one per process)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable
+from typing import Optional
+
+from danube_metrics.monitor import ResourceMonitor, create_resource_monitor
+from danube_metrics.report import LoadReport, ResourceType, SystemLoad, TopicLoad
+
+log = logging.getLogger("danube_metrics")
+
+_default_monitor: Optional[ResourceMonitor] = None
+_default_lock = threading.Lock()
+
+
+def _shared_monitor() -> ResourceMonitor:
+    """The process-wide monitor used when none is passed (created on first use)."""
+    global _default_monitor
+    with _default_lock:
+        if _default_monitor is None:
+            _default_monitor = create_resource_monitor()
+        return _default_monitor
+
+
+def generate_load_report(
+    topics_len: int,
+    topic_list: Iterable[str],
+    monitor: Optional[ResourceMonitor] = None,
+    *,
+    timestamp: Optional[int] = None,
+    topic_loads: Optional[Iterable[TopicLoad]] = None,
+    broker_id: Optional[int] = None,
+) -> LoadReport:
+    """Measures the machine and builds a LoadReport.
+
+    A resource whose reading fails is left out of the report, with a warning logged on the
+    ``danube_metrics`` logger: a fake 0.0 would make a broken broker look idle.
+
+    :param monitor: the monitor to read; by default one shared monitor per process.
+    :param timestamp: Unix seconds; now by default.
+    :param topic_loads: per-topic loads for the topics the caller has them for. The report
+        then carries one :class:`TopicLoad` per topic of ``topic_list`` (an idle entry, all
+        zeros, for a topic without one, as upstream writes a topic with no metrics yet) and
+        the totals summed from them, so it can be written in the upstream schema.
+    :param broker_id: the broker's u64 id (needed for the upstream schema).
+    :raises ValueError: if ``topic_loads`` names a topic twice or one not in ``topic_list``,
+        or is given while ``topics_len`` differs from the number of topics listed.
+    """
+    names = list(topic_list)
+    topics: Optional[list[TopicLoad]] = None
+    if topic_loads is not None:
+        by_name: dict[str, TopicLoad] = {}
+        for load in topic_loads:
+            if load.topic_name in by_name:
+                raise ValueError(f"topic_loads: topic {load.topic_name!r} appears twice")
+            by_name[load.topic_name] = load
+        unknown = sorted(set(by_name) - set(names))
+        if unknown:
+            raise ValueError(f"topic_loads: topics not in topic_list: {', '.join(unknown)}")
+        if int(topics_len) != len(names):
+            raise ValueError(
+                f"with topic_loads, topics_len ({topics_len}) must be the number of topics "
+                f"listed ({len(names)})"
+            )
+        topics = [by_name.get(name) or TopicLoad.idle(name) for name in names]
+    mon = monitor if monitor is not None else _shared_monitor()
+    readings = mon.read_all()
+    loads: list[SystemLoad] = []
+    if readings.cpu_percent is not None:
+        loads.append(SystemLoad(ResourceType.CPU, readings.cpu_percent))
+    if readings.memory_percent is not None:
+        loads.append(SystemLoad(ResourceType.Memory, readings.memory_percent))
+    if readings.disk is not None:
+        loads.append(SystemLoad(ResourceType.DiskIO, readings.disk.total_bytes_per_sec()))
+    if readings.network is not None:
+        loads.append(SystemLoad(ResourceType.NetworkIO, readings.network.total_bytes_per_sec()))
+    for name, err in readings.errors.items():
+        log.warning("load report: %s left out: %s", name, err)
+    return LoadReport(
+        loads,
+        int(topics_len),
+        names,
+        int(time.time()) if timestamp is None else int(timestamp),
+        broker_id=broker_id,
+        topics=topics,
+        total_throughput_mbps=None
+        if topics is None
+        else math.fsum(t.byte_rate_mbps for t in topics),
+        total_message_rate=None if topics is None else sum(t.message_rate for t in topics),
+        total_lag_messages=None if topics is None else sum(t.backlog_messages for t in topics),
+    )
