@@ -2,7 +2,7 @@
    RTM_IFINFO2 message (if_msghdr2) carries the interface's if_data64 counters, its flags and
    type, and is followed by its link-level sockaddr_dl, which holds the name.
 
-   Which interfaces count (semantics.md, "Network I/O"): on a host, traffic of virtual
+   Which interfaces count (docs/semantics.md, "Network I/O"): on a host, traffic of virtual
    interfaces is already counted on the physical one, so the automatic choice is the Ethernet
    interfaces (IFT_ETHER: wired and Wi-Fi en*, plus awdl0/llw0, which carry their own
    traffic), chosen at the first reading like Linux's physical set; utun* (VPN), bridge*,

@@ -1,5 +1,6 @@
 /* Internal to the Linux backend: a file read with pread into a buffer sized at open (no
-   allocation when sampling). Both monitors, host and cgroup, read through it. */
+   allocation when sampling). Both monitors, host and cgroup, read through it
+   (docs/semantics.md, "Reading files (Linux)"). */
 #ifndef DM_FILE_H
 #define DM_FILE_H
 
