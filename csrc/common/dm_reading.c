@@ -1,4 +1,5 @@
 /* The one routine every reading of every backend goes through (see struct dm_reading). */
+#include <stddef.h>
 #include <string.h>
 
 #include "dm_core.h"
@@ -8,33 +9,22 @@ static struct dm_monitor_head *head_of(dm_monitor *mon)
     return (struct dm_monitor_head *)(void *)mon;
 }
 
-/* Where each reading's figures and status go in a dm_sample. */
+/* Where each reading's figures and status go in a dm_sample, in the order of the metric bits. */
+static const size_t figures_at[DM_READINGS] = {
+    offsetof(dm_sample, cpu_percent), offsetof(dm_sample, memory_percent),
+    offsetof(dm_sample, disk_read_bytes_per_sec), offsetof(dm_sample, net_rx_bytes_per_sec)};
+static const size_t error_at[DM_READINGS] = {offsetof(dm_sample, cpu), offsetof(dm_sample, memory),
+                                             offsetof(dm_sample, disk),
+                                             offsetof(dm_sample, network)};
+
 static double *figures_of(dm_sample *out, int i)
 {
-    switch (i) {
-    case 0:
-        return &out->cpu_percent;
-    case 1:
-        return &out->memory_percent;
-    case 2:
-        return &out->disk_read_bytes_per_sec;
-    default:
-        return &out->net_rx_bytes_per_sec;
-    }
+    return (double *)(void *)((char *)out + figures_at[i]);
 }
 
 static dm_error *error_of(dm_sample *out, int i)
 {
-    switch (i) {
-    case 0:
-        return &out->cpu;
-    case 1:
-        return &out->memory;
-    case 2:
-        return &out->disk;
-    default:
-        return &out->network;
-    }
+    return (dm_error *)(void *)((char *)out + error_at[i]);
 }
 
 static int take_reading(dm_monitor *mon, int i, int64_t now_ns, double *figures, dm_error *err)
