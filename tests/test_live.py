@@ -304,7 +304,8 @@ def test_disk_write_and_read_bytes_are_counted(disk_dir: Path) -> None:
 
 
 def test_disk_rates_are_per_resource(disk_dir: Path) -> None:
-    """Reading the network must not move the disk's interval (docs/semantics.md, "Rates in general")."""
+    """Reading the network must not move the disk's interval (docs/semantics.md, "Rates in
+    general")."""
     with NativeResourceMonitor(min_interval=0) as mon:
         _, t0 = timed(mon, "disk")
         fd = os.open(disk_dir / "f", os.O_WRONLY | os.O_CREAT, 0o600)
