@@ -782,3 +782,16 @@ def test_a_bad_limit_file_breaks_only_its_own_reading(
         assert isinstance(err, ParseError) and err.filename == f"{tree.root}/{rel}"
         # Reading one metric never disturbs another (docs/semantics.md, "Rates in general").
         assert unaffected not in r.errors, str(r.errors.get(unaffected))
+
+
+@pytest.mark.parametrize("rel", ["proc/self/cgroup", "proc/self/mountinfo"])
+def test_an_open_without_the_cgroup_files_names_the_missing_one(
+    tree_factory: TreeFactory, rel: str
+) -> None:
+    # The name outlives the open's own copy of the file (it once pointed into freed memory).
+    tree = tree_factory("cgroup-k8s-v2-ns")
+    (tree.root / rel).unlink()
+    with pytest.raises(ReadingError) as info:
+        open_cgroup(tree)
+    assert info.value.filename == f"{tree.root}/{rel}"
+    assert info.value.errno == errno.ENOENT

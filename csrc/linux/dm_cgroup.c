@@ -241,6 +241,7 @@ void dm_cgroup_init(dm_monitor *m)
 {
     struct dm_cgroup *cg = &m->cg;
     size_t i;
+    cg->proc_cgroup.fd = cg->mountinfo.fd = -1;
     cg->cpu_usage.fd = cg->cpuset.fd = cg->online.fd = -1;
     cg->mem_usage.fd = cg->mem_stat.fd = cg->io.fd = -1;
     for (i = 0; i < DM_CG_MAX_DEPTH; i++)
@@ -250,7 +251,7 @@ void dm_cgroup_init(dm_monitor *m)
 int dm_cgroup_open(dm_monitor *m, dm_error *err)
 {
     struct dm_cgroup *cg = &m->cg;
-    struct dm_file cgroup_file, mountinfo;
+    struct dm_file *cgroup_file = &cg->proc_cgroup, *mountinfo = &cg->mountinfo;
     dm_proc_cgroup pc;
     char *cpu_dir = NULL, *cpu_mount = NULL, *acct_dir = NULL, *acct_mount = NULL;
     char *set_dir = NULL, *set_mount = NULL, *mem_dir = NULL, *mem_mount = NULL;
@@ -258,46 +259,43 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
     int r, v1_cpu, v1_mem;
     dm_error e;
 
-    memset(&cgroup_file, 0, sizeof cgroup_file);
-    memset(&mountinfo, 0, sizeof mountinfo);
-    cgroup_file.fd = mountinfo.fd = -1;
-    if ((r = read_small(m->root, "/proc/self/cgroup", &cgroup_file, err)) != DM_OK ||
-        (r = read_small(m->root, "/proc/self/mountinfo", &mountinfo, err)) != DM_OK)
+    if ((r = read_small(m->root, "/proc/self/cgroup", cgroup_file, err)) != DM_OK ||
+        (r = read_small(m->root, "/proc/self/mountinfo", mountinfo, err)) != DM_OK)
         goto done;
-    if (dm_parse_proc_cgroup(cgroup_file.buf, cgroup_file.len, &pc) != DM_OK) {
-        dm_set_error(err, DM_E_PARSE, 0, "/proc/self/cgroup", "malformed line");
+    if (dm_parse_proc_cgroup(cgroup_file->buf, cgroup_file->len, &pc) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, cgroup_file->path, "malformed line");
         r = DM_E_PARSE;
         goto done;
     }
     /* A hybrid host mounts v1 controllers beside an empty v2 hierarchy: v1 wins where mounted. */
-    mem_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_MEMORY, &mem_mount);
+    mem_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_MEMORY, &mem_mount);
     v1_mem = mem_dir != NULL;
-    cpu_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_CPU, &cpu_mount);
+    cpu_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_CPU, &cpu_mount);
     v1_cpu = cpu_dir != NULL;
     if (v1_mem || v1_cpu) {
         cg->version = 1;
-        acct_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_CPUACCT,
+        acct_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_CPUACCT,
                                   &acct_mount);
-        set_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_CPUSET,
+        set_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_CPUSET,
                                  &set_mount);
-        io_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_BLKIO, &io_mount);
+        io_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_BLKIO, &io_mount);
         if (!v1_mem || !v1_cpu || acct_dir == NULL) {
-            dm_set_error(err, DM_E_UNSUPPORTED, 0, "/proc/self/mountinfo",
+            dm_set_error(err, DM_E_UNSUPPORTED, 0, mountinfo->path,
                          "cgroup v1 without the cpu, cpuacct and memory controllers mounted");
             r = DM_E_UNSUPPORTED;
             goto done;
         }
         cg->path = malloc(pc.path[DM_CG_MEMORY].len + 1);
         if (cg->path != NULL) {
-            memcpy(cg->path, cgroup_file.buf + pc.path[DM_CG_MEMORY].off,
+            memcpy(cg->path, cgroup_file->buf + pc.path[DM_CG_MEMORY].off,
                    pc.path[DM_CG_MEMORY].len);
             cg->path[pc.path[DM_CG_MEMORY].len] = '\0';
         }
     } else {
-        mem_dir = controller_dir(m->root, &cgroup_file, &pc, &mountinfo, DM_CG_UNIFIED,
+        mem_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_UNIFIED,
                                  &mem_mount);
         if (mem_dir == NULL) {
-            dm_set_error(err, DM_E_UNSUPPORTED, 0, "/proc/self/mountinfo",
+            dm_set_error(err, DM_E_UNSUPPORTED, 0, mountinfo->path,
                          "no cgroup hierarchy of this process is mounted");
             r = DM_E_UNSUPPORTED;
             goto done;
@@ -305,7 +303,7 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
         cg->version = 2;
         cg->path = malloc(pc.path[DM_CG_UNIFIED].len + 1);
         if (cg->path != NULL) {
-            memcpy(cg->path, cgroup_file.buf + pc.path[DM_CG_UNIFIED].off,
+            memcpy(cg->path, cgroup_file->buf + pc.path[DM_CG_UNIFIED].off,
                    pc.path[DM_CG_UNIFIED].len);
             cg->path[pc.path[DM_CG_UNIFIED].len] = '\0';
         }
@@ -358,7 +356,11 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
         open_levels(cpu_dir, cpu_mount, "cpu.cfs_quota_us", cg->cpu_quota, &cg->cpu_levels);
         open_levels(cpu_dir, cpu_mount, "cpu.cfs_period_us", cg->cpu_period, &n_period);
         if (n_period != cg->cpu_levels) {
-            dm_set_error(err, DM_E_PARSE, 0, cpu_dir, "cfs_quota_us without cfs_period_us");
+            /* Named by a file the monitor owns: cpu_dir is freed before the error is read. */
+            dm_set_error(err, DM_E_PARSE, 0,
+                         n_period > cg->cpu_levels ? cg->cpu_period[0].path
+                                                   : cg->cpu_quota[0].path,
+                         "cpu.cfs_quota_us and cpu.cfs_period_us not on the same levels");
             r = DM_E_PARSE;
             goto done;
         }
@@ -381,8 +383,10 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
     }
 
 done:
-    dm_file_free(&cgroup_file);
-    dm_file_free(&mountinfo);
+    if (r == DM_OK) { /* else an error may name them: dm_cgroup_close frees them */
+        dm_file_free(cgroup_file);
+        dm_file_free(mountinfo);
+    }
     free(mem_dir), free(mem_mount), free(cpu_dir), free(cpu_mount), free(acct_dir);
     free(acct_mount), free(set_dir), free(set_mount), free(io_dir), free(io_mount);
     return r;
@@ -392,6 +396,8 @@ void dm_cgroup_close(dm_monitor *m)
 {
     struct dm_cgroup *cg = &m->cg;
     size_t i;
+    dm_file_free(&cg->proc_cgroup);
+    dm_file_free(&cg->mountinfo);
     dm_file_free(&cg->cpu_usage);
     dm_file_free(&cg->cpuset);
     dm_file_free(&cg->online);

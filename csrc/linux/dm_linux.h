@@ -16,6 +16,9 @@
 
 /* The cgroup monitor's files and limits, resolved at open. */
 struct dm_cgroup {
+    /* Read to find the cgroup at open, and freed once it opens: until then an error of the
+       open may name them (dm_fail_open copies the name before the monitor goes). */
+    struct dm_file proc_cgroup, mountinfo;
     int version;
     char *path;       /* the process's cgroup as /proc/self/cgroup names it */
     char *dir;        /* the directory read for memory (v1) or everything (v2) */

@@ -59,6 +59,7 @@ static void print_error(const char *what, const dm_error *e, int *first)
 int main(int argc, char **argv)
 {
     dm_options opts = {"/", 0, NULL, 0, DM_KIND_HOST, NULL, 0};
+    char error_path[4096];
     dm_monitor *mon = NULL;
     dm_error err;
     dm_sample s;
@@ -75,6 +76,8 @@ int main(int argc, char **argv)
         opts.root = getenv("DANUBE_METRICS_ROOT");
     if (getenv("DANUBE_METRICS_MODE") != NULL && strcmp(getenv("DANUBE_METRICS_MODE"), "cgroup") == 0)
         opts.kind = DM_KIND_CGROUP;
+    opts.error_path = error_path; /* a failed open names its file here, as the binding's does */
+    opts.error_path_len = sizeof error_path;
     r = dm_monitor_open(&opts, &mon, &err);
     if (r != DM_OK) {
         fprintf(stderr, "open failed: code %d errno %d %s: %s\n", r, err.os_errno,
