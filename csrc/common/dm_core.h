@@ -53,6 +53,12 @@ struct dm_monitor_head {
     dm_rate_state rate[DM_READINGS];
     dm_level_state level[DM_READINGS];
 };
+/* The head of any backend's monitor (its first member). */
+static inline struct dm_monitor_head *dm_head(const dm_monitor *mon)
+{
+    return (struct dm_monitor_head *)(void *)(uintptr_t)(const void *)mon;
+}
+
 /* A zeroed monitor of `size` bytes (the backend's struct) with its head set up: the lock, the
    kind, opts->min_interval_ns and the readings (which the backend may still change before its
    first sample). NULL, with err set, when out of memory. */

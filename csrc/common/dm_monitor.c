@@ -59,12 +59,7 @@ int dm_fail_open(dm_monitor *mon, const dm_options *opts, dm_error e, dm_error *
 
 /* ---- The public calls that read or change a monitor: each under the monitor's lock ---- */
 
-static struct dm_monitor_head *head_of(const dm_monitor *mon)
-{
-    return (struct dm_monitor_head *)(void *)(uintptr_t)(const void *)mon;
-}
-
-static dm_mutex *lock_of(const dm_monitor *mon) { return &head_of(mon)->lock; }
+static dm_mutex *lock_of(const dm_monitor *mon) { return &dm_head(mon)->lock; }
 
 #ifdef _WIN32
 static void lock_init(dm_mutex *m) { InitializeSRWLock(m); }
@@ -96,10 +91,10 @@ void *dm_monitor_new(size_t size, int kind, const dm_options *opts,
 }
 
 /* Set at open and never changed: no lock needed. */
-int dm_monitor_kind(const dm_monitor *mon) { return mon != NULL ? head_of(mon)->kind : 0; }
+int dm_monitor_kind(const dm_monitor *mon) { return mon != NULL ? dm_head(mon)->kind : 0; }
 int64_t dm_monitor_min_interval_ns(const dm_monitor *mon)
 {
-    return mon != NULL ? head_of(mon)->min_interval_ns : 0;
+    return mon != NULL ? dm_head(mon)->min_interval_ns : 0;
 }
 
 int dm_monitor_sample_at(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out)

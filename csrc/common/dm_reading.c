@@ -4,11 +4,6 @@
 
 #include "dm_core.h"
 
-static struct dm_monitor_head *head_of(dm_monitor *mon)
-{
-    return (struct dm_monitor_head *)(void *)mon;
-}
-
 /* Where each reading's figures and status go in a dm_sample, in the order of the metric bits. */
 static const size_t figures_at[DM_READINGS] = {
     offsetof(dm_sample, cpu_percent), offsetof(dm_sample, memory_percent),
@@ -29,7 +24,7 @@ static dm_error *error_of(dm_sample *out, int i)
 
 static int take_reading(dm_monitor *mon, int i, int64_t now_ns, double *figures, dm_error *err)
 {
-    struct dm_monitor_head *h = head_of(mon);
+    struct dm_monitor_head *h = dm_head(mon);
     const struct dm_reading *rd = h->reading[i];
     struct dm_counters c;
     const char *detail = NULL;
