@@ -26,6 +26,8 @@ def _load() -> ModuleType:
 
 cbuild = _load()
 CC = shutil.which("cc") or shutil.which("gcc")
+#: The address and undefined-behaviour sanitizers, stopping at the first report.
+SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 
 
 def core_command(*extra: str, platform: str = "linux") -> list[str]:

@@ -9,10 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cbuild import CC, core_command
+from cbuild import CC, SANITIZE, core_command
 from conftest import REPO, FixtureTree
-
-SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cbuild import CC, cbuild
+from cbuild import CC, SANITIZE, cbuild
 from conftest import REPO
-
-SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 
 
 @pytest.mark.skipif(CC is None, reason="no C compiler")
