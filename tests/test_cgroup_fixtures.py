@@ -795,3 +795,18 @@ def test_an_open_without_the_cgroup_files_names_the_missing_one(
         open_cgroup(tree)
     assert info.value.filename == f"{tree.root}/{rel}"
     assert info.value.errno == errno.ENOENT
+
+
+@pytest.mark.parametrize("case", ["cgroup-k8s-v2-ns", "cgroup-docker-v1"])
+@pytest.mark.parametrize("after_ns", [0, 1_000, 9_999_999])
+def test_no_rate_right_after_creation(tree_factory: TreeFactory, case: str, after_ns: int) -> None:
+    # Issue 11, fault 2: the cgroup CPU once read 0.0 here. Moved counters make no difference:
+    # an interval shorter than the rate floor means nothing.
+    tree = tree_factory(case)
+    with open_cgroup(tree) as mon:
+        tree.advance()
+        r = mon._sample_at(T0 + after_ns)
+        for name in ("cpu", "disk", "network"):
+            assert isinstance(r.errors.get(name), NotReadyError), (name, r)
+        assert r.memory_percent is not None  # a level, not a rate
+        assert mon._sample_at(T0 + 10_000_000).errors == {}

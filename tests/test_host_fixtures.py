@@ -232,6 +232,7 @@ def test_permission_denied_names_the_file(tree_factory: TreeFactory) -> None:
     os.chmod(tree.root / "proc/meminfo", 0)
     script = textwrap.dedent(
         f"""
+        import time
         from danube_metrics import NativeResourceMonitor, ReadingError
         mon = NativeResourceMonitor({str(tree.root)!r})
         try:
@@ -239,6 +240,7 @@ def test_permission_denied_names_the_file(tree_factory: TreeFactory) -> None:
         except ReadingError as e:
             print(e.errno, e.filename)
             print(e)
+        time.sleep(0.05)  # an interval long enough for a first rate
         print(mon.get_disk_io().read_bytes_per_sec >= 0)
         """
     )

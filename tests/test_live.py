@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import internals
 import pytest
 from cbuild import CC, core_command
 from conftest import NEUTRAL_CWD
@@ -34,8 +35,10 @@ from danube_metrics import (
     NativeResourceMonitor,
     NetworkIOStats,
     NotReadyError,
+    NotSupportedError,
     Sample,
     _binding,
+    create_resource_monitor,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -45,6 +48,8 @@ pytestmark = pytest.mark.skipif(
 REPO = Path(__file__).resolve().parent.parent
 MiB = 1 << 20
 T = TypeVar("T")
+# A little past the C core's rate floor: the shortest interval a rate is taken over.
+RATE_FLOOR_S = internals.lib.DM_RATE_FLOOR_NS / 1e9 + 0.002
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -81,6 +86,21 @@ def timed(mon: NativeResourceMonitor, what: str) -> tuple[Any, float]:
     if raw.network_error is not None:
         raise raw.network_error
     return raw.figures.network, now / 1e9
+
+
+def interval_end(mon: NativeResourceMonitor, what: str, start: float) -> tuple[Any, float]:
+    """timed(), at least the rate floor after `start` (a reading sooner than that answers with
+    the last value: the interval would go on)."""
+    time.sleep(max(0.0, start + RATE_FLOOR_S - _binding.monotonic_ns() / 1e9))
+    return timed(mon, what)
+
+
+def baseline(mon: NativeResourceMonitor, what: str) -> float:
+    """Starts a disk or network interval at a time the test knows, and returns it. With
+    min_interval=0 a reading ends the interval and starts the next one, unless it comes less
+    than the rate floor (10 ms) after the last one: then the interval goes on. So wait that."""
+    time.sleep(RATE_FLOOR_S)
+    return timed(mon, what)[1]
 
 
 def check_sample_in_range(s: Sample) -> None:
@@ -144,6 +164,21 @@ def test_cpu_rises_under_load_and_agrees_with_psutil(
     assert busy >= 0.8 * one_core
     # Well above idle, unless other load already saturates the machine.
     assert busy >= 95.0 or busy - idle >= 0.5 * one_core
+
+
+@pytest.mark.parametrize("mode", ["host", "cgroup"])
+def test_no_rate_right_after_creation_on_this_machine(mode: str) -> None:
+    """Issue 11, fault 2: the cgroup monitor's first CPU value was 0.0 straight after creation.
+    Every rate of either monitor is not ready then; memory, a level, is."""
+    try:
+        mon = create_resource_monitor(mode=mode)
+    except NotSupportedError as e:
+        pytest.skip(f"no {mode} monitor here: {e}")
+    with mon:
+        for reading in (mon.get_cpu_usage, mon.get_disk_io, mon.get_network_io):
+            with pytest.raises(NotReadyError):
+                reading()
+        assert 0.0 <= mon.get_memory_usage() <= 100.0
 
 
 # ---- 2. Memory --------------------------------------------------------------------------------
@@ -263,7 +298,7 @@ def test_disk_write_and_read_bytes_are_counted(disk_dir: Path) -> None:
     with mon:
         disks = mon.disks
         assert disks, "no whole disk chosen on this machine"
-        _, t0 = timed(mon, "disk")
+        t0 = baseline(mon, "disk")
         fd, direct = _open_direct(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
             for _ in range(WRITE_SIZE // CHUNK):
@@ -271,14 +306,14 @@ def test_disk_write_and_read_bytes_are_counted(disk_dir: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        wrote, t1 = timed(mon, "disk")
+        wrote, t1 = interval_end(mon, "disk", t0)
 
         # Read it back past the page cache: O_DIRECT, or drop the cached pages first.
         fd, direct_read = _open_direct(target, os.O_RDONLY)
         try:
             if not direct_read:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            _, t2 = timed(mon, "disk")
+            t2 = baseline(mon, "disk")
             got = 0
             while True:
                 n = os.readv(fd, [buf])
@@ -287,7 +322,7 @@ def test_disk_write_and_read_bytes_are_counted(disk_dir: Path) -> None:
                 got += n
         finally:
             os.close(fd)
-        read, t3 = timed(mon, "disk")
+        read, t3 = interval_end(mon, "disk", t2)
     buf.close()
 
     written_bytes = wrote.write_bytes_per_sec * (t1 - t0)
@@ -307,7 +342,7 @@ def test_disk_rates_are_per_resource(disk_dir: Path) -> None:
     """Reading the network must not move the disk's interval (docs/semantics.md, "Rates in
     general")."""
     with NativeResourceMonitor(min_interval=0) as mon:
-        _, t0 = timed(mon, "disk")
+        t0 = baseline(mon, "disk")
         fd = os.open(disk_dir / "f", os.O_WRONLY | os.O_CREAT, 0o600)
         try:
             os.write(fd, b"\x5a" * (16 * MiB))
@@ -320,7 +355,7 @@ def test_disk_rates_are_per_resource(disk_dir: Path) -> None:
             with contextlib.suppress(NotReadyError):  # no CPU tick yet: fine here
                 mon.get_cpu_usage()
             time.sleep(0.005)
-        io, t1 = timed(mon, "disk")
+        io, t1 = interval_end(mon, "disk", t0)
     counted = io.write_bytes_per_sec * (t1 - t0)
     print(f"disk: wrote 16 MiB, counted {counted / MiB:.1f} MiB across other readings")
     assert 0.9 * 16 * MiB <= counted <= 3 * 16 * MiB + 16 * MiB
@@ -388,12 +423,14 @@ while True:  # the veth may need a moment to get its carrier
         time.sleep(0.05)
 sock.settimeout(30)
 payload = bytes(1 << 20)
+time.sleep(0.011)  # past the rate floor: these readings start the intervals measured
 c0 = counters()
 _, ta0 = timed(auto)
 _, tn0 = timed(named)
 for _ in range(n >> 20):
     sock.sendall(payload)
 ack = sock.recv(16)
+time.sleep(max(0.0, ta0 + 0.012 - _binding.monotonic_ns() / 1e9))  # past the rate floor
 ra, ta1 = timed(auto)
 rn, tn1 = timed(named)
 c1 = counters()
@@ -580,14 +617,14 @@ def test_loopback_counted_only_when_named() -> None:
     with auto, lo, socket.create_connection(srv.getsockname(), timeout=30) as sock:
         auto_ifaces = auto.interfaces
         assert "lo" not in auto_ifaces
-        _, ta0 = timed(auto, "network")
-        _, tl0 = timed(lo, "network")
+        ta0 = baseline(auto, "network")
+        tl0 = baseline(lo, "network")
         payload = bytes(MiB)
         for _ in range(LO_BYTES // MiB):
             sock.sendall(payload)
         assert sock.recv(16) == b"ok"
-        a, ta1 = timed(auto, "network")
-        b, tl1 = timed(lo, "network")
+        a, ta1 = interval_end(auto, "network", ta0)
+        b, tl1 = interval_end(lo, "network", tl0)
     reader.join(timeout=30)
     srv.close()
 

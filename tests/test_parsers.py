@@ -26,6 +26,7 @@ from internals import (
     NetdevLine,
     RateState,
     diskstats_totals,
+    lib,
     netdev_totals,
     parse_diskstats_line,
     parse_meminfo,
@@ -37,6 +38,7 @@ from danube_metrics.errors import NotReadyError, ParseError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 U64_MAX = 2**64 - 1
+RATE_FLOOR_NS: int = lib.DM_RATE_FLOOR_NS
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ROUND_TRIP = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -638,12 +640,34 @@ def test_per_second_is_delta_over_seconds(
     start: tuple[int, int], delta: tuple[int, int], min_interval: int, extra: int
 ) -> None:
     a, b = min(start[0], U64_MAX - delta[0]), min(start[1], U64_MAX - delta[1])
-    dt = max(1, min_interval + extra)
+    dt = max(RATE_FLOOR_NS, min_interval + extra)
     rate = RateState(min_interval)
     with pytest.raises(NotReadyError):
         rate.per_second(a, b, T0)
     got = rate.per_second(a + delta[0], b + delta[1], T0 + dt)
     assert got == (float(delta[0]) * 1e9 / float(dt), float(delta[1]) * 1e9 / float(dt))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    delta=st.tuples(U64, U64),
+    min_interval=st.integers(0, 10**10),
+    dt=st.integers(-(2**63), RATE_FLOOR_NS - 1),
+    busy=st.booleans(),
+)
+def test_no_first_rate_from_an_interval_too_short_to_mean_anything(
+    delta: tuple[int, int], min_interval: int, dt: int, busy: bool
+) -> None:
+    # Right after the baseline (a monitor just created), at any minimum interval: not ready,
+    # never 0.0 or a spike from microseconds (issue 11, fault 2), whatever the counters did.
+    rate = RateState(min_interval)
+    with pytest.raises(NotReadyError):
+        rate.per_second(0, 0, 2**62)
+    with pytest.raises(NotReadyError):
+        if busy:
+            rate.busy_percent(delta[0], delta[1], 2**62 + dt)
+        else:
+            rate.per_second(delta[0], delta[1], 2**62 + dt)
 
 
 def test_per_second_counter_reset() -> None:
@@ -718,8 +742,10 @@ class RateModel:
             self.prev, self.prev_ns = (a, b), now
             return None if first else self.last
         dt = now - self.prev_ns
-        if (dt < self.min and self.last is not None) or dt <= 0:
+        if (dt < self.min or dt < RATE_FLOOR_NS) and self.last is not None:
             return self.last
+        if dt < RATE_FLOOR_NS:
+            return None  # no rate over less than the floor, nor over no time
         d0, d1 = a - self.prev[0], b - self.prev[1]
         if self.busy:
             if d0 + d1 == 0:

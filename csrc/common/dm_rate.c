@@ -17,9 +17,19 @@ double dm_clamp_percent(double v)
    (across all CPUs): fewer give 0 % or 100 % from a tick or two, which says nothing. */
 #define PROVISIONAL_MIN_TICKS 20
 
+int64_t dm_elapsed_ns(int64_t from_ns, int64_t to_ns)
+{
+    uint64_t d;
+    if (to_ns < from_ns)
+        return -1;
+    /* In unsigned arithmetic: the difference of two int64_t may not fit one. */
+    d = (uint64_t)to_ns - (uint64_t)from_ns;
+    return d > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)d;
+}
+
 /* The first value is computed over whatever interval has passed since the baseline, without
    moving the baseline, until `min_interval_ns` has passed; after that, calls closer than the
-   minimum return the last values. */
+   minimum return the last values. No figure is ever taken over less than DM_RATE_FLOOR_NS. */
 int dm_rate_update(dm_rate_state *st, enum dm_figure figure, const uint64_t now[2], int reset,
                    int64_t now_ns, int64_t min_interval_ns, double out[2], const char **detail)
 {
@@ -44,13 +54,16 @@ int dm_rate_update(dm_rate_state *st, enum dm_figure figure, const uint64_t now[
         *detail = "counters went backwards (reset); no rate for this interval";
         return DM_E_AGAIN;
     }
-    dt = now_ns - st->prev_ns;
+    dt = dm_elapsed_ns(st->prev_ns, now_ns);
     if (dt < min_interval_ns && st->has_last)
         goto use_last;
-    if (dt <= 0) {
+    if (dt < DM_RATE_FLOOR_NS) {
+        /* The interval goes on (the baseline stays) until it is long enough. */
         if (st->has_last)
             goto use_last;
-        *detail = "no time has passed since the baseline";
+        *detail = dt <= 0 ? "no time has passed since the baseline"
+                          : "less than 10 ms since the baseline: too short an interval for a "
+                            "rate; call again later";
         return DM_E_AGAIN;
     }
     d0 = now[0] - st->prev[0];
@@ -110,7 +123,7 @@ int dm_rate_busy_percent(dm_rate_state *st, uint64_t busy, uint64_t idle, int64_
 int dm_rate_reuse(const dm_rate_state *st, int64_t now_ns, int64_t min_interval_ns,
                   double out[2])
 {
-    if (!st->has_last || now_ns - st->prev_ns >= min_interval_ns)
+    if (!st->has_last || dm_elapsed_ns(st->prev_ns, now_ns) >= min_interval_ns)
         return 0;
     out[0] = st->last[0], out[1] = st->last[1];
     return 1;
@@ -119,7 +132,7 @@ int dm_rate_reuse(const dm_rate_state *st, int64_t now_ns, int64_t min_interval_
 int dm_level_reuse(const dm_level_state *st, int64_t now_ns, int64_t min_interval_ns,
                    double *out)
 {
-    if (!st->has_last || now_ns - st->read_ns >= min_interval_ns)
+    if (!st->has_last || dm_elapsed_ns(st->read_ns, now_ns) >= min_interval_ns)
         return 0;
     *out = st->last;
     return 1;

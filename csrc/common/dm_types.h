@@ -38,6 +38,16 @@ typedef struct dm_rate_state {
     int has_last;
 } dm_rate_state;
 
+/* The shortest interval a rate is taken over: the kernel's counters move in steps of a clock
+   tick (USER_HZ is 100) or a completed request, so a shorter one gives 0 or a spike, which
+   says nothing. A call sooner than this after the baseline reads its source but answers with
+   the last value, or DM_E_AGAIN before there is one. */
+#define DM_RATE_FLOOR_NS 10000000
+
+/* to_ns - from_ns without overflow: INT64_MAX when it does not fit, -1 when to_ns is earlier
+   (the clocks passed in through dm_monitor_sample_at are the caller's). */
+int64_t dm_elapsed_ns(int64_t from_ns, int64_t to_ns);
+
 /* One step of a rate (DM_FIGURE_BUSY_PERCENT or DM_FIGURE_PER_SECOND) at `now_ns`. `reset`
    says a counter went back this interval although the values in `now` did not (running
    totals kept across a wrap or a vanished device): like a counter that goes down, that

@@ -23,6 +23,8 @@ static int passed, failed;
 /* A string literal and its length, as the parsers take them. */
 #define STR(s) s, LEN(s)
 
+#define MS(n) ((int64_t)(n) * 1000000)
+
 static int near(double a, double b) { return fabs(a - b) < 1e-9 * (fabs(b) + 1.0); }
 
 static void test_proc_stat(void)
@@ -171,15 +173,45 @@ static void test_rates(void)
 
     memset(&st, 0, sizeof st);
     CHECK(dm_rate_busy_percent(&st, 100, 900, 0, 0, &pct, &detail) == DM_E_AGAIN);
-    CHECK(dm_rate_busy_percent(&st, 100, 900, 10, 0, &pct, &detail) == DM_E_AGAIN); /* no tick */
-    CHECK(dm_rate_busy_percent(&st, 130, 960, 20, 0, &pct, &detail) == DM_OK &&
+    CHECK(dm_rate_busy_percent(&st, 100, 900, MS(10), 0, &pct, &detail) == DM_E_AGAIN); /* tick */
+    CHECK(dm_rate_busy_percent(&st, 130, 960, MS(20), 0, &pct, &detail) == DM_OK &&
           near(pct, 100.0 * 30 / 90));
     /* Before the minimum interval, a first value needs 20 ticks: 2 ticks say nothing. */
     memset(&st, 0, sizeof st);
-    CHECK(dm_rate_busy_percent(&st, 100, 900, 0, 1000, &pct, &detail) == DM_E_AGAIN);
-    CHECK(dm_rate_busy_percent(&st, 102, 900, 10, 1000, &pct, &detail) == DM_E_AGAIN);
-    CHECK(dm_rate_busy_percent(&st, 105, 915, 20, 1000, &pct, &detail) == DM_OK &&
+    CHECK(dm_rate_busy_percent(&st, 100, 900, 0, MS(1000), &pct, &detail) == DM_E_AGAIN);
+    CHECK(dm_rate_busy_percent(&st, 102, 900, MS(10), MS(1000), &pct, &detail) == DM_E_AGAIN);
+    CHECK(dm_rate_busy_percent(&st, 105, 915, MS(20), MS(1000), &pct, &detail) == DM_OK &&
           near(pct, 25.0));
+
+    /* No rate over less than DM_RATE_FLOOR_NS, whatever the minimum interval: the interval
+       goes on until it is long enough. */
+    memset(&st, 0, sizeof st);
+    c[0] = 0, c[1] = 0;
+    CHECK(dm_rate_per_second(&st, c, 0, 0, out, &detail) == DM_E_AGAIN);
+    c[0] = 5;
+    CHECK(dm_rate_per_second(&st, c, MS(1), 0, out, &detail) == DM_E_AGAIN);
+    c[0] = 1000;
+    CHECK(dm_rate_per_second(&st, c, MS(10), 0, out, &detail) == DM_OK &&
+          near(out[0], 1000.0 / 0.010));
+    c[0] = 1001; /* 1 ms later: the last value, and the interval still runs from 10 ms */
+    CHECK(dm_rate_per_second(&st, c, MS(11), 0, out, &detail) == DM_OK &&
+          near(out[0], 1000.0 / 0.010));
+    c[0] = 3000;
+    CHECK(dm_rate_per_second(&st, c, MS(30), 0, out, &detail) == DM_OK &&
+          near(out[0], 2000.0 / 0.020));
+
+    /* Times more than 2^63 ns apart: no overflow (UBSan would stop here), no figure from it. */
+    memset(&st, 0, sizeof st);
+    c[0] = 0, c[1] = 0;
+    CHECK(dm_rate_per_second(&st, c, INT64_MIN, 0, out, &detail) == DM_E_AGAIN);
+    c[0] = 1;
+    CHECK(dm_rate_per_second(&st, c, INT64_MAX, INT64_MAX, out, &detail) == DM_OK &&
+          out[0] >= 0.0 && out[0] < 1e-9);
+    CHECK(dm_rate_reuse(&st, INT64_MIN, INT64_MAX, out) == 1);
+    CHECK(dm_elapsed_ns(INT64_MIN, INT64_MAX) == INT64_MAX && dm_elapsed_ns(5, 3) == -1 &&
+          dm_elapsed_ns(3, 5) == 2);
+    dm_level_keep(&level, INT64_MAX, 1.0);
+    CHECK(dm_level_reuse(&level, INT64_MIN, 1, &v) == 1);
     CHECK(dm_clamp_percent(NAN) == 0.0 && dm_clamp_percent(150.0) == 100.0 &&
           dm_clamp_percent(-1.0) == 0.0);
 
