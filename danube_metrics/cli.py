@@ -16,7 +16,7 @@ from typing import Optional, TextIO
 from danube_metrics import __version__
 from danube_metrics.errors import DanubeMetricsError, ReportFormatError
 from danube_metrics.measure import generate_load_report
-from danube_metrics.monitor import MODES, Readings, ResourceMonitor, create_resource_monitor
+from danube_metrics.monitor import MAX_INTERVAL, MODES, Readings, ResourceMonitor, create_resource_monitor
 from danube_metrics.rankings import (
     DEFAULT_MAX_AGE,
     STRATEGIES,
@@ -131,9 +131,16 @@ def read_topics(path: str) -> list[str]:
 
 
 def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    """Seconds for --interval: finite and > 0 (inf and nan are floats too, and would reach
+    time.sleep or the C core)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_INTERVAL):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds > 0 and <= {MAX_INTERVAL:g}, got {text}"
+        )
     return value
 
 

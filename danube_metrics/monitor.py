@@ -8,6 +8,7 @@ first call measures since the monitor was created.
 from __future__ import annotations
 
 import abc
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -217,12 +218,29 @@ def _mib(n: int) -> str:
     return f"{n / 2**20:.6g} MiB" if n < 2**30 else f"{n / 2**30:.3g} GiB"
 
 
+MAX_INTERVAL = 1e9
+"""Seconds: the longest interval taken (about 31 years; the C core counts int64 nanoseconds)."""
+
+
+def _is_seconds(value: object) -> bool:
+    """A real, finite number of seconds from 0 to MAX_INTERVAL (bool is not one)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= MAX_INTERVAL
+    )
+
+
 def _check_options(min_interval: float, interfaces: Optional[Sequence[str]]) -> Optional[str]:
     """Validates the common options; returns the interface list as the C core takes it."""
     if not sys.platform.startswith(("linux", "darwin", "win32")):
         raise NotSupportedError("monitor", None, f"no backend for {sys.platform}")
-    if min_interval < 0:
-        raise ValueError("min_interval must be >= 0 seconds")
+    if not _is_seconds(min_interval):
+        raise ValueError(
+            f"min_interval must be a finite number of seconds from 0 to {MAX_INTERVAL:g}; "
+            f"got {min_interval!r}"
+        )
     if interfaces is None:
         return None
     if isinstance(interfaces, str):

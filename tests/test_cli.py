@@ -93,3 +93,11 @@ def test_helpers() -> None:
 def test_main_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--json", "--count", "1", "--interval", "0.1"]) == 0
     assert json.loads(capsys.readouterr().out)["memory_percent"] > 0
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "0", "-1", "1e300", "abc"])
+def test_an_interval_that_is_not_a_finite_positive_number_is_refused(value: str) -> None:
+    # Issue 11, fault 14: "--interval inf" ended in a traceback from time.sleep.
+    proc = run("--interval", value, "--count", "1")
+    assert proc.returncode == 2, proc.stderr
+    assert "--interval" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -375,3 +375,18 @@ def test_within_min_interval_nothing_is_read(tree_factory: TreeFactory) -> None:
         later = mon._sample_at(T0 + 3 * SECOND)
         assert set(later.errors) == {"cpu", "memory", "disk", "network"}
         assert all(isinstance(e, ParseError) for e in later.errors.values())
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, -1.0, -1e-9, 1e10, True, "1"])
+@pytest.mark.parametrize("make", ["host", "cgroup", "factory"])
+def test_min_interval_must_be_a_finite_number_of_seconds(value: object, make: str) -> None:
+    # Issue 11, fault 14: nan gave a cryptic error from the C layer, huge values an overflow.
+    from danube_metrics import CgroupResourceMonitor, create_resource_monitor
+
+    with pytest.raises(ValueError, match="min_interval must be a finite number of seconds"):
+        if make == "host":
+            NativeResourceMonitor(min_interval=value)  # type: ignore[arg-type]
+        elif make == "cgroup":
+            CgroupResourceMonitor(min_interval=value)  # type: ignore[arg-type]
+        else:
+            create_resource_monitor(min_interval=value)  # type: ignore[arg-type]
