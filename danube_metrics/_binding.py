@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno as errno_module
 import os
 import struct
+import weakref
 from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 from danube_metrics._native import ffi, lib
@@ -189,6 +190,7 @@ class MonitorHandle:
         self._mon: Any = ffi.gc(out[0], lib.dm_monitor_close)
         self._closed = False
         self._pools = _pools(self._mon)
+        _open_handles.add(self)
 
     def close(self) -> None:
         self._closed = True
@@ -311,6 +313,39 @@ class MonitorHandle:
             for i in range(lib.dm_monitor_iface_count(mon))
         ]
         return mode, names
+
+
+# ---- fork ---------------------------------------------------------------------------------------
+#
+# A child forked while another thread is inside a C call would inherit that monitor's lock held,
+# with no thread left to release it: its first reading would wait forever. Around every fork,
+# each open monitor's lock is taken (waiting for the call in progress; C calls never need the
+# GIL, which the forking thread holds) and given back in the parent, or made anew in the child.
+
+_open_handles: weakref.WeakSet[MonitorHandle] = weakref.WeakSet()
+_held_for_fork: list[Any] = []  # the C monitors locked: kept alive until the fork is over
+
+
+def _before_fork() -> None:
+    for handle in list(_open_handles):
+        mon = handle._mon
+        if mon != ffi.NULL:
+            lib.dm_monitor_before_fork(mon)
+            _held_for_fork.append(mon)
+
+
+def _after_fork(in_child: int) -> None:
+    for mon in _held_for_fork:
+        lib.dm_monitor_after_fork(mon, in_child)
+    _held_for_fork.clear()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=lambda: _after_fork(0),
+        after_in_child=lambda: _after_fork(1),
+    )
 
 
 def monotonic_ns() -> int:

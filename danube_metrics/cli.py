@@ -16,7 +16,13 @@ from typing import Optional, TextIO
 from danube_metrics import __version__
 from danube_metrics.errors import DanubeMetricsError, ReportFormatError
 from danube_metrics.measure import generate_load_report
-from danube_metrics.monitor import MAX_INTERVAL, MODES, Readings, ResourceMonitor, create_resource_monitor
+from danube_metrics.monitor import (
+    MAX_INTERVAL,
+    MODES,
+    Readings,
+    ResourceMonitor,
+    create_resource_monitor,
+)
 from danube_metrics.rankings import (
     DEFAULT_MAX_AGE,
     STRATEGIES,

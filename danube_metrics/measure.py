@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -17,6 +18,16 @@ log = logging.getLogger("danube_metrics")
 
 _default_monitor: Optional[ResourceMonitor] = None
 _default_lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    # Held by another thread at fork (creating the monitor), it would never be released here.
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def _shared_monitor() -> ResourceMonitor:

@@ -90,6 +90,22 @@ void *dm_monitor_new(size_t size, int kind, const dm_options *opts,
     return h;
 }
 
+void dm_monitor_before_fork(dm_monitor *mon)
+{
+    if (mon != NULL)
+        lock(mon);
+}
+
+void dm_monitor_after_fork(dm_monitor *mon, int in_child)
+{
+    if (mon == NULL)
+        return;
+    if (in_child)
+        lock_init(lock_of(mon)); /* the child's only thread: nobody else can hold it */
+    else
+        unlock(mon);
+}
+
 /* Set at open and never changed: no lock needed. */
 int dm_monitor_kind(const dm_monitor *mon) { return mon != NULL ? dm_head(mon)->kind : 0; }
 int64_t dm_monitor_min_interval_ns(const dm_monitor *mon)

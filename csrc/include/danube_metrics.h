@@ -138,6 +138,15 @@ size_t dm_monitor_sample_files(const dm_monitor *mon, unsigned metrics, const ch
 
 int64_t dm_monotonic_ns(void);
 
+/* fork() while another thread is inside a call would leave the child a monitor whose lock no
+   thread of the child will ever release. Around a fork, call dm_monitor_before_fork on every
+   open monitor (it waits for the call in progress and keeps the lock), then
+   dm_monitor_after_fork in the parent (releases it) and in the child (`in_child` 1: the lock
+   starts anew). pthread_atfork handlers, or Python's os.register_at_fork, are the place: the
+   Python binding does this for every monitor it has open. */
+void dm_monitor_before_fork(dm_monitor *mon);
+void dm_monitor_after_fork(dm_monitor *mon, int in_child);
+
 #ifdef __cplusplus
 }
 #endif
