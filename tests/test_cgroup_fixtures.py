@@ -795,3 +795,71 @@ def test_an_open_without_the_cgroup_files_names_the_missing_one(
         open_cgroup(tree)
     assert info.value.filename == f"{tree.root}/{rel}"
     assert info.value.errno == errno.ENOENT
+
+
+# ---- Reading mountinfo as the kernel writes it -------------------------------------------------
+
+_NAMESPACE_SCRIPT = r"""
+set -e
+mount --make-rprivate /
+umount -l /sys/fs/cgroup 2>/dev/null || true
+for i in 1 2 3 4; do
+    mkdir -p "$DIR/long$i"
+    # A source of ~2 KiB: each such line fills more than half of seq_file's page, so the
+    # kernel hands it out in a read of its own, shorter than the old end-of-file rule allowed.
+    mount -t tmpfs "$(printf 'x%.0s' $(seq 1 $((1900 + 100 * i))))" "$DIR/long$i"
+done
+mkdir -p "$DIR/huge"
+# A line of more than 4 KiB (a long source and a long mount point), as overlay mounts with
+# many layers write.
+mkdir -p "$DIR/huge/$(printf 'd%.0s' $(seq 1 250))/$(printf 'e%.0s' $(seq 1 250))"
+mount -t tmpfs "$(printf 'y%.0s' $(seq 1 4000))" \
+    "$DIR/huge/$(printf 'd%.0s' $(seq 1 250))/$(printf 'e%.0s' $(seq 1 250))"
+mkdir -p /sys/fs/cgroup 2>/dev/null || true
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+echo ready
+exec sleep 60
+"""
+
+
+def _namespace_with_long_mount_lines(tmp_path: "os.PathLike[str]") -> subprocess.Popen[str]:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) for a private mount namespace")
+    child = subprocess.Popen(
+        ["unshare", "-m", "sh", "-c", _NAMESPACE_SCRIPT],
+        env={**os.environ, "DIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    if child.stdout.readline().strip() != "ready":
+        child.kill()
+        _, err = child.communicate()
+        pytest.skip(f"cannot build the mount namespace here: {err[-300:]}")
+    return child
+
+
+def test_real_mountinfo_with_long_lines_is_read_to_its_end(
+    tree_factory: TreeFactory, tmp_path: "os.PathLike[str]"
+) -> None:
+    # The kernel's seq_file hands mountinfo out a page at a time, each read cut short before a
+    # line that does not fit the rest of the page: with lines of 2 and 4 KiB before the cgroup2
+    # mount, the reads are short long before the end. The monitor reads a live mountinfo (of a
+    # process in a mount namespace built for this) and must find the cgroup2 mount after them.
+    tree = tree_factory("cgroup-k8s-v2-ns")
+    child = _namespace_with_long_mount_lines(tmp_path)
+    try:
+        live = f"/proc/{child.pid}/mountinfo"
+        with open(live, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        assert max(len(x) for x in lines) > 4096
+        assert " - cgroup2 " in lines[-1]
+        (tree.root / "proc/self/mountinfo").unlink()
+        os.symlink(live, tree.root / "proc/self/mountinfo")
+        with open_cgroup(tree) as mon:
+            assert mon.cgroup_dir == f"{tree.root}/sys/fs/cgroup"
+            assert mon.environment.cpu_limit_cores == 2.0
+    finally:
+        child.kill()
+        child.wait()

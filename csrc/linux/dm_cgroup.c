@@ -16,10 +16,12 @@
 #define LIMIT_BUFFER 128
 #define NO_LIMIT_FROM ((uint64_t)1 << 62) /* v1 "unlimited" is PAGE_COUNTER_MAX * page size */
 
-/* Reads a whole small file (open time only). */
+/* Reads a whole open-time file (/proc/self/cgroup, mountinfo) to its real end of file: its
+   lines may be long (overlay mounts with many layers), so no short read is taken as the end
+   (docs/semantics.md, "Reading files (Linux)"). */
 static int read_small(const char *root, const char *rel, struct dm_file *f, dm_error *err)
 {
-    int r = dm_file_init(f, root, rel, 1);
+    int r = dm_file_init_to_eof(f, root, rel);
     if (r != DM_OK) {
         dm_set_error(err, r, 0, rel, "out of memory");
         return r;
