@@ -822,7 +822,7 @@ exec sleep 60
 """
 
 
-def _namespace_with_long_mount_lines(tmp_path: "os.PathLike[str]") -> subprocess.Popen[str]:
+def _namespace_with_long_mount_lines(tmp_path: os.PathLike[str]) -> subprocess.Popen[str]:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare(1) for a private mount namespace")
     child = subprocess.Popen(
@@ -841,7 +841,7 @@ def _namespace_with_long_mount_lines(tmp_path: "os.PathLike[str]") -> subprocess
 
 
 def test_real_mountinfo_with_long_lines_is_read_to_its_end(
-    tree_factory: TreeFactory, tmp_path: "os.PathLike[str]"
+    tree_factory: TreeFactory, tmp_path: os.PathLike[str]
 ) -> None:
     # The kernel's seq_file hands mountinfo out a page at a time, each read cut short before a
     # line that does not fit the rest of the page: with lines of 2 and 4 KiB before the cgroup2
@@ -930,7 +930,11 @@ def _replace(tree: FixtureTree, rel: str, old: str, new: str) -> None:
         ),
         # unshare -C, the process then moved to a sibling: outside the namespace.
         pytest.param(
-            "cgroup-k8s-v2-ns", "proc/self/cgroup", "0::/", "0::/../other", "proc/self/cgroup",
+            "cgroup-k8s-v2-ns",
+            "proc/self/cgroup",
+            "0::/",
+            "0::/../other",
+            "proc/self/cgroup",
             id="dotdot-sibling",
         ),
         # unshare -C without a remount: the old mount's root shows as "/../.." and the cgroup

@@ -1230,8 +1230,6 @@ def cgroup_subpath(path: bytes, mount_root: bytes) -> Any:
         (b"/..a/.b", b"/", b"/..a/.b"),
     ],
 )
-def test_cgroup_path_against_the_mount_root(
-    path: bytes, mount_root: bytes, expected: Any
-) -> None:
+def test_cgroup_path_against_the_mount_root(path: bytes, mount_root: bytes, expected: Any) -> None:
     codes = {"unsupported": lib.DM_E_UNSUPPORTED, "parse": lib.DM_E_PARSE}
     assert cgroup_subpath(path, mount_root) == codes.get(expected, expected)
