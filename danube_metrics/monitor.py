@@ -508,6 +508,11 @@ def create_resource_monitor(
         f"memory limit {_mib(env.memory_limit_bytes)}" if env.memory_limit_bytes else "",
     ]
     limits = [x for x in limits if x]
+    if not env.cpu_capacity_cores or not env.memory_capacity_bytes:
+        # A capacity of 0: a limit file that exists could not be read or parsed at creation
+        # (its reading raises naming it). It may be a limit: the host's figures would be the
+        # node's.
+        limits.append("a limit file that could not be read")
     if limits or signals:
         why = []
         if signals:

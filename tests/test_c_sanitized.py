@@ -41,6 +41,11 @@ def run(harness: Path, root: Path, mode: str) -> subprocess.CompletedProcess[str
         ("cgroup-k8s-v2-ns", "proc/self/mountinfo", "proc/self/mountinfo"),
         ("cgroup-docker-v1", "proc/self/cgroup", "proc/self/cgroup"),
         ("cgroup-k8s-v2-ns", "sys/fs/cgroup/memory.stat", "sys/fs/cgroup/memory.stat"),
+        # A long mountinfo, then a cgroup the search must refuse.
+        ("cgroup-overlay-layers", "proc/self/cgroup", "proc/self/cgroup"),
+        ("cgroup-overlay-layers", "proc/self/mountinfo", "proc/self/mountinfo"),
+        # unshare -C without a remount (mount root /../..): refused, naming mountinfo.
+        ("cgroup-v2-unshared", "sys/fs/cgroup/io.stat", "proc/self/mountinfo"),
     ],
 )
 def test_a_failed_open_names_its_file_from_storage_that_outlives_it(
@@ -56,6 +61,7 @@ def test_a_failed_open_names_its_file_from_storage_that_outlives_it(
 
 @pytest.mark.parametrize(("case", "mode"), [("cgroup-k8s-v2-ns", "cgroup"),
                                             ("cgroup-docker-v1", "cgroup"),
+                                            ("cgroup-overlay-layers", "cgroup"),
                                             ("linux-6.1", "host")])  # fmt: skip
 def test_sampling_a_fixture_tree_is_clean(
     harness: Path, tmp_path: Path, case: str, mode: str

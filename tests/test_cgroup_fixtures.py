@@ -810,3 +810,302 @@ def test_no_rate_right_after_creation(tree_factory: TreeFactory, case: str, afte
             assert isinstance(r.errors.get(name), NotReadyError), (name, r)
         assert r.memory_percent is not None  # a level, not a rate
         assert mon._sample_at(T0 + 10_000_000).errors == {}
+
+
+# ---- Reading mountinfo as the kernel writes it -------------------------------------------------
+
+_NAMESPACE_SCRIPT = r"""
+set -e
+mount --make-rprivate /
+umount -l /sys/fs/cgroup 2>/dev/null || true
+for i in 1 2 3 4; do
+    mkdir -p "$DIR/long$i"
+    # A source of ~2 KiB: each such line fills more than half of seq_file's page, so the
+    # kernel hands it out in a read of its own, shorter than the old end-of-file rule allowed.
+    mount -t tmpfs "$(printf 'x%.0s' $(seq 1 $((1900 + 100 * i))))" "$DIR/long$i"
+done
+mkdir -p "$DIR/huge"
+# A line of more than 4 KiB (a long source and a long mount point), as overlay mounts with
+# many layers write.
+mkdir -p "$DIR/huge/$(printf 'd%.0s' $(seq 1 250))/$(printf 'e%.0s' $(seq 1 250))"
+mount -t tmpfs "$(printf 'y%.0s' $(seq 1 4000))" \
+    "$DIR/huge/$(printf 'd%.0s' $(seq 1 250))/$(printf 'e%.0s' $(seq 1 250))"
+mkdir -p /sys/fs/cgroup 2>/dev/null || true
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+echo ready
+exec sleep 60
+"""
+
+
+def _namespace_with_long_mount_lines(tmp_path: os.PathLike[str]) -> subprocess.Popen[str]:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) for a private mount namespace")
+    child = subprocess.Popen(
+        ["unshare", "-m", "sh", "-c", _NAMESPACE_SCRIPT],
+        env={**os.environ, "DIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    if child.stdout.readline().strip() != "ready":
+        child.kill()
+        _, err = child.communicate()
+        pytest.skip(f"cannot build the mount namespace here: {err[-300:]}")
+    return child
+
+
+def test_real_mountinfo_with_long_lines_is_read_to_its_end(
+    tree_factory: TreeFactory, tmp_path: os.PathLike[str]
+) -> None:
+    # The kernel's seq_file hands mountinfo out a page at a time, each read cut short before a
+    # line that does not fit the rest of the page: with lines of 2 and 4 KiB before the cgroup2
+    # mount, the reads are short long before the end. The monitor reads a live mountinfo (of a
+    # process in a mount namespace built for this) and must find the cgroup2 mount after them.
+    tree = tree_factory("cgroup-k8s-v2-ns")
+    child = _namespace_with_long_mount_lines(tmp_path)
+    try:
+        live = f"/proc/{child.pid}/mountinfo"
+        with open(live, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        assert max(len(x) for x in lines) > 4096
+        assert " - cgroup2 " in lines[-1]
+        (tree.root / "proc/self/mountinfo").unlink()
+        os.symlink(live, tree.root / "proc/self/mountinfo")
+        with open_cgroup(tree) as mon:
+            assert mon.cgroup_dir == f"{tree.root}/sys/fs/cgroup"
+            assert mon.environment.cpu_limit_cores == 2.0
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_mountinfo_with_an_empty_source_opens(tree_factory: TreeFactory) -> None:
+    # mount -t tmpfs "" /x: "- tmpfs  rw" (an empty source) before the cgroup2 mount.
+    tree = tree_factory("cgroup-k8s-v2-ns")
+    lines = tree.read("proc/self/mountinfo").splitlines(keepends=True)
+    lines.insert(2, "1512 1510 0:316 / /x rw,relatime - tmpfs  rw,size=1024k\n")
+    tree.write("proc/self/mountinfo", "".join(lines))
+    with open_cgroup(tree) as mon:
+        assert mon.cgroup_dir == f"{tree.root}/sys/fs/cgroup"
+        assert mon.environment.cpu_limit_cores == 2.0
+
+
+def test_mountinfo_line_that_is_no_cgroup_mount_does_not_hide_them(
+    tree_factory: TreeFactory,
+) -> None:
+    tree = tree_factory("cgroup-docker-v1")
+    lines = tree.read("proc/self/mountinfo").splitlines(keepends=True)
+    lines.insert(1, "601 600 0:53 /proc rw - proc\n")  # cut short: not the kernel's
+    tree.write("proc/self/mountinfo", "".join(lines))
+    with open_cgroup(tree) as mon:
+        assert mon.cgroup_dir == f"{tree.root}/{DOCKER_MEM[:-1]}"
+    # One that may be a cgroup mount fails the open, naming mountinfo: skipping it could
+    # measure another hierarchy.
+    lines.insert(1, "609 606 0:30 /docker/x /sys/fs/cgroup/memory ro - cgroup cgroup\n")
+    tree.write("proc/self/mountinfo", "".join(lines))
+    with pytest.raises(ParseError) as info:
+        open_cgroup(tree)
+    assert info.value.filename == f"{tree.root}/proc/self/mountinfo"
+
+
+def test_mountinfo_line_longer_than_a_page_before_the_cgroup_mounts(
+    tree_factory: TreeFactory,
+) -> None:
+    # An overlay root of many layers writes a line of several KiB first.
+    tree = tree_factory("cgroup-overlay-layers")
+    first = tree.read("proc/self/mountinfo").splitlines()[0]
+    assert len(first) > 4096 and " - overlay " in first
+    expected = CASES["cgroup-docker-v1"]
+    with open_cgroup(tree) as mon:
+        assert mon.cgroup_dir == f"{tree.root}/{DOCKER_MEM[:-1]}"
+        assert without_signals(mon.environment) == expected.environment
+
+
+# ---- Paths outside the cgroup namespace --------------------------------------------------------
+
+
+def _replace(tree: FixtureTree, rel: str, old: str, new: str) -> None:
+    text = tree.read(rel)
+    assert old in text
+    tree.write(rel, text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("case", "rel", "old", "new", "named"),
+    [
+        # A ".." in /proc/self/cgroup would be joined as is: kubepods.slice measured.
+        pytest.param(
+            "cgroup-nested-v2",
+            "proc/self/cgroup",
+            "0::/kubepods.slice/pod1/ctr1",
+            "0::/kubepods.slice/pod1/ctr1/../..",
+            "proc/self/cgroup",
+            id="dotdot-below-root",
+        ),
+        # unshare -C, the process then moved to a sibling: outside the namespace.
+        pytest.param(
+            "cgroup-k8s-v2-ns",
+            "proc/self/cgroup",
+            "0::/",
+            "0::/../other",
+            "proc/self/cgroup",
+            id="dotdot-sibling",
+        ),
+        # unshare -C without a remount: the old mount's root shows as "/../.." and the cgroup
+        # as "/". The mount point is the hierarchy's root: the whole machine.
+        pytest.param(
+            "cgroup-k8s-v2-ns",
+            "proc/self/mountinfo",
+            "0:30 / /sys/fs/cgroup ",
+            "0:30 /../.. /sys/fs/cgroup ",
+            "proc/self/mountinfo",
+            id="unshared-v2",
+        ),
+        # v1 without a namespace, the cgroup not under the mount's root (another container's
+        # hierarchy bound in): the mount point is not this cgroup.
+        pytest.param(
+            "cgroup-docker-v1",
+            "proc/self/cgroup",
+            f"10:memory:/docker/{DOCKER_ID}",
+            "10:memory:/docker/other",
+            "proc/self/cgroup",
+            id="v1-outside-mount-root",
+        ),
+        pytest.param(
+            "cgroup-docker-v1",
+            "proc/self/cgroup",
+            f"8:cpu,cpuacct:/docker/{DOCKER_ID}",
+            f"8:cpu,cpuacct:/docker/{DOCKER_ID}x",
+            "proc/self/cgroup",
+            id="v1-cpu-prefix-not-at-a-component",
+        ),
+        pytest.param(
+            "cgroup-docker-v1",
+            "proc/self/mountinfo",
+            f"0:31 /docker/{DOCKER_ID} ",
+            "0:31 /.. ",
+            "proc/self/mountinfo",
+            id="v1-unshared-mount-root",
+        ),
+    ],
+)
+def test_a_cgroup_outside_its_mount_is_not_measured(
+    tree_factory: TreeFactory, case: str, rel: str, old: str, new: str, named: str
+) -> None:
+    tree = tree_factory(case)
+    _replace(tree, rel, old, new)
+    with pytest.raises(NotSupportedError) as info:
+        open_cgroup(tree)
+    assert info.value.filename == f"{tree.root}/{named}"
+    assert "namespace" in str(info.value) or "not under" in str(info.value)
+    # auto does not take the whole machine for the container either: the host monitor, and
+    # the reason says why.
+    with create_resource_monitor(str(tree.root)) as mon:
+        assert isinstance(mon, NativeResourceMonitor)
+        assert "no cgroup to measure" in mon.selection_reason
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "new"),
+    [
+        # As a C string the path ends at the NUL: /kubepods.slice would be measured.
+        ("proc/self/cgroup", "0::/kubepods.slice/pod1", "0::/kubepods.slice\0/pod1"),
+        ("proc/self/mountinfo", " /sys/fs/cgroup ro", " /sys/fs\0/cgroup ro"),
+        ("proc/self/mountinfo", " /sys/fs/cgroup ro", " /sys/fs\\000/cgroup ro"),
+    ],
+)
+def test_a_nul_in_a_cgroup_path_is_an_error_naming_the_file(
+    tree_factory: TreeFactory, rel: str, old: str, new: str
+) -> None:
+    tree = tree_factory("cgroup-nested-v2")
+    _replace(tree, rel, old, new)
+    with pytest.raises(ParseError) as info:
+        open_cgroup(tree)
+    assert info.value.filename == f"{tree.root}/{rel}"
+
+
+def _deep_cgroup(tree: FixtureTree, depth: int) -> str:
+    """A chain of `depth` cgroups below ctr1, each with cpu.max and memory.max."""
+    rel = CTR[:-1]
+    for i in range(depth):
+        rel += f"/{i}"
+        (tree.root / rel).mkdir()
+        for name, text in (
+            ("cpu.max", "max 100000\n"),
+            ("memory.max", "max\n"),
+            ("memory.current", "184549376\n"),
+            ("memory.stat", "inactive_file 16777216\n"),
+            ("cpu.stat", "usage_usec 1000000\n"),
+        ):
+            tree.write(f"{rel}/{name}", text)
+    tree.write("proc/self/cgroup", "0::/" + rel[len("sys/fs/cgroup/") :] + "\n")
+    return rel
+
+
+def test_thirty_two_levels_of_limits_are_read(tree_factory: TreeFactory) -> None:
+    tree = tree_factory("cgroup-nested-v2")
+    # ctr1, pod1, kubepods.slice and 29 below: 32 levels with cpu.max.
+    _deep_cgroup(tree, 29)
+    with open_cgroup(tree) as mon:
+        # pod1's 0.5 cores and 256 MiB, the topmost of the 32 levels that bind.
+        assert (mon.environment.cpu_limit_cores, mon.environment.memory_limit_bytes) == (
+            0.5,
+            268435456,
+        )
+
+
+def test_more_levels_than_the_table_is_an_error_not_a_dropped_limit(
+    tree_factory: TreeFactory,
+) -> None:
+    tree = tree_factory("cgroup-nested-v2")
+    # 33 levels: pod1's limits (near the top) would be dropped silently.
+    rel = _deep_cgroup(tree, 30)
+    with pytest.raises(NotSupportedError, match="32 levels") as info:
+        open_cgroup(tree)
+    assert info.value.filename == f"{tree.root}/{rel}/cpu.max"
+
+
+# ---- A malformed limit at creation -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "rel", "text", "broken", "unaffected"),
+    [
+        ("cgroup-k8s-v2-ns", K8S + "cpu.max", "garbage\n", "cpu", "memory"),
+        ("cgroup-k8s-v2-ns", K8S + "memory.max", "lots\n", "memory", "cpu"),
+        ("cgroup-docker-v1", DOCKER_CPU + "cpu.cfs_quota_us", "half\n", "cpu", "memory"),
+        ("cgroup-docker-v1", DOCKER_CPU + "cpu.cfs_period_us", "0\n", "cpu", "memory"),
+        ("cgroup-docker-v1", DOCKER_MEM + "memory.limit_in_bytes", "1G\n", "memory", "cpu"),
+    ],
+)
+def test_a_bad_limit_file_at_creation_breaks_only_its_own_reading(
+    tree_factory: TreeFactory, case: str, rel: str, text: str, broken: str, unaffected: str
+) -> None:
+    tree = tree_factory(case)
+    tree.write(rel, text)
+    with open_cgroup(tree) as mon:
+        tree.advance()
+        for at in (2, 3):  # at each call, not only the first
+            r = mon._sample_at(T0 + at * SECOND)
+            err = r.errors[broken]
+            assert isinstance(err, ParseError) and err.filename == f"{tree.root}/{rel}"
+            assert unaffected not in r.errors, str(r.errors.get(unaffected))
+            if at == 2:
+                expected = getattr(CASES[case], unaffected)
+                assert getattr(r, f"{unaffected}_percent") == pytest.approx(expected, rel=1e-12)
+    # The factory keeps the cgroup monitor: the host's figures would be the node's.
+    with create_resource_monitor(str(tree.root)) as mon:
+        assert isinstance(mon, CgroupResourceMonitor)
+
+
+def test_a_bad_limit_at_creation_keeps_the_cgroup_monitor_without_other_signs(
+    tree_factory: TreeFactory,
+) -> None:
+    # A hybrid host shows no container sign; a limit file it cannot parse may be a limit.
+    tree = tree_factory("cgroup-hybrid-host")
+    tree.write("sys/fs/cgroup/memory/user.slice/memory.limit_in_bytes", "lots\n")
+    with create_resource_monitor(str(tree.root)) as mon:
+        assert isinstance(mon, CgroupResourceMonitor)
+        assert "could not be read" in mon.selection_reason
+        assert mon.environment.memory_capacity_bytes == 0  # unknown until it parses

@@ -21,6 +21,8 @@ from internals import (
     CGROUP_CONTROLLERS,
     NO_LIMIT,
     MountinfoLine,
+    ffi,
+    lib,
     mountinfo_find,
     parse_blkio_bytes,
     parse_cpu_list,
@@ -58,7 +60,7 @@ BLANKS = st.text(alphabet=" \t", max_size=2)
 # Any character but newline (and surrogates, which UTF-8 cannot carry), ':' and '/' often.
 PATH_CHARS = st.one_of(
     st.sampled_from(list(":/-._@=, abc019")),
-    st.characters(codec="utf-8", exclude_characters="\n"),
+    st.characters(codec="utf-8", exclude_characters="\n\0"),  # no path holds a NUL
 )
 CGROUP_PATHS = st.text(PATH_CHARS, max_size=30).map(lambda s: "/" + s)
 
@@ -122,11 +124,14 @@ V2_SUPER_OPTIONS = st.sampled_from(
 )
 # (fstype, source, super options): v1 and v2 cgroup mounts, and others that name controllers.
 FILESYSTEMS = st.one_of(
-    st.tuples(st.just("cgroup"), st.sampled_from(["cgroup", "none", "systemd"]), V1_SUPER_OPTIONS),
+    st.tuples(
+        st.just("cgroup"), st.sampled_from(["cgroup", "none", "systemd", ""]), V1_SUPER_OPTIONS
+    ),
     st.tuples(st.just("cgroup2"), st.sampled_from(["cgroup2", "cgroup", "none"]), V2_SUPER_OPTIONS),
     st.tuples(
         st.sampled_from(["tmpfs", "proc", "sysfs", "overlay", "ext4", "cgroup1", "cgroupfs"]),
-        st.sampled_from(["tmpfs", "proc", "/dev/sda1", "cgroup"]),
+        # mount -t tmpfs "" /x: the kernel writes an empty source between single spaces.
+        st.sampled_from(["tmpfs", "proc", "/dev/sda1", "cgroup", ""]),
         st.sampled_from(["rw", "rw,mode=755", "rw,cpu,memory", "ro", "rw,lowerdir=/a:/b"]),
     ),
 )
@@ -297,6 +302,8 @@ def model_proc_cgroup(data: bytes) -> Outcome:
         if not line:
             continue
         parts = line.split(b":", 2)  # a path may hold ':'
+        if b"\0" in line:  # a NUL would cut the path short as a C string
+            return ParseError
         if len(parts) < 3 or not parts[0].isdigit():
             return ParseError
         count += 1
@@ -310,7 +317,9 @@ def model_proc_cgroup(data: bytes) -> Outcome:
 
 
 def model_mountinfo_find(data: bytes, controller: str) -> Outcome:
-    # Built on the line parser: this checks the file walk (lines, offsets, matching).
+    # Built on the line parser: this checks the file walk (lines, offsets, matching). A line
+    # that does not parse is skipped, unless it could be a cgroup mount (it holds "cgroup" or
+    # a NUL): that one fails the search.
     for line, terminated in _lines(data):
         if not terminated:
             return ParseError
@@ -319,14 +328,35 @@ def model_mountinfo_find(data: bytes, controller: str) -> Outcome:
         try:
             m = parse_mountinfo_line(line)
         except ParseError:
-            return ParseError
+            if b"cgroup" in line or b"\0" in line:
+                return ParseError
+            continue
         if mount_matches(m, controller):
             return m
     return None
 
 
+# show_mountinfo (fs/proc_namespace.c): single spaces; optional fields (never "-") up to the
+# "-" field; then fstype, source (may be empty: mount -t tmpfs "" /x), super options.
+_KERNEL_MOUNTINFO_LINE = re.compile(
+    rb"\d+ \d+ \d+:\d+ ([^ ]+) ([^ ]+) [^ ]+(?: (?!- )[^ ]+)* - ([^ ]+) ([^ ]*) ([^ ]+)"
+)
+
+
+def model_mountinfo_line(data: bytes) -> Outcome:
+    line = data[:-1] if data.endswith(b"\n") else data
+    if b"\n" in line or b"\0" in line:
+        return ParseError
+    m = _KERNEL_MOUNTINFO_LINE.fullmatch(line)
+    if m is None:
+        return ParseError
+    return MountinfoLine(*(g.decode("utf-8", "replace") for g in (m[1], m[2], m[3], m[5])))
+
+
 def model_unescape(data: bytes, cap: int) -> Outcome:
     out = re.sub(rb"\\([0-3][0-7][0-7])", lambda m: bytes([int(m[1], 8)]), data)
+    if b"\0" in out:  # no path holds a NUL (raw or \000): as a C string it would end there
+        return ParseError
     return out if len(out) < cap else ParseError  # room for the NUL too
 
 
@@ -426,6 +456,7 @@ FUZZ_TARGETS: dict[str, Target] = {
         lambda d, _: parse_mountinfo_line(d),
         fuzz_inputs(mounts().map(lambda m: m.line)),
         NONE,
+        model=lambda d, _: model_mountinfo_line(d),
         check=check_mountinfo_line,
     ),
     "mountinfo_find": Target(
@@ -615,7 +646,7 @@ def test_mountinfo_find_matches_whole_super_options() -> None:
 
 
 @ROUND_TRIP
-@given(raw=st.binary(max_size=100))
+@given(raw=st.binary(max_size=100).map(lambda b: b.replace(b"\0", b"")))
 def test_unescape_round_trip_and_cap(raw: bytes) -> None:
     escaped = escape_mount_path(raw)
     with guarded_as_c():
@@ -1067,7 +1098,138 @@ def test_proc_cgroup_malformed(text: bytes) -> None:
 def test_mountinfo_line_malformed(line: bytes) -> None:
     with guarded_as_c(), pytest.raises(ParseError):
         parse_mountinfo_line(line)
-    # A malformed line anywhere before the match makes the whole file malformed.
+    # Each may be a cgroup mount ("cgroup" in it): the search fails rather than skip it.
     if line:
         with guarded_as_c(), pytest.raises(ParseError):
             mountinfo_find(line + b"\n", "unified")
+
+
+# ---- The kernel's exact mountinfo format, NUL bytes, paths outside the mount ------------------
+
+
+def test_mountinfo_empty_source_is_the_kernels_format() -> None:
+    # mount -t tmpfs "" /x: show_mountinfo writes the empty source between single spaces.
+    line = b"36 25 0:31 / /x rw,relatime shared:5 - tmpfs  rw,size=1024k"
+    data = line + b"\n" + b"37 25 0:32 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n"
+    with guarded_as_c():
+        assert parse_mountinfo_line(line) == MountinfoLine("/", "/x", "tmpfs", "rw,size=1024k")
+        assert mountinfo_find(data, "unified") == MountinfoLine(
+            "/", "/sys/fs/cgroup", "cgroup2", "rw"
+        )
+
+
+def _search(data: bytes, controller: str) -> tuple[int, int, int, int]:
+    ptr = ffi.new("char[]", data)
+    out, scan = ffi.new("dm_mountinfo_line *"), ffi.new("dm_mountinfo_scan *")
+    rc = lib.dm_mountinfo_search(ptr, len(data), CGROUP_CONTROLLERS.index(controller), out, scan)
+    return rc, scan.lines, scan.skipped, scan.bad_line
+
+
+CGROUP2_LINE = b"37 25 0:32 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n"
+
+
+def test_mountinfo_line_that_does_not_parse_is_skipped_unless_it_may_be_cgroup() -> None:
+    # Two blanks in a row outside the source, a missing field: not what the kernel writes, and
+    # not a cgroup mount: skipped and counted, the cgroup2 mount after it found.
+    bad = b"36 25 0:31 /  /x rw - tmpfs tmpfs rw\n40 1 0:1 / /y rw - ext4 /dev/sda1\n"
+    assert mountinfo_find(bad + CGROUP2_LINE, "unified") == MountinfoLine(
+        "/", "/sys/fs/cgroup", "cgroup2", "rw"
+    )
+    assert _search(bad + CGROUP2_LINE, "unified") == (lib.DM_OK, 3, 2, 0)
+    assert _search(bad, "unified") == (lib.DM_E_AGAIN, 2, 2, 0)
+    # One that may be a cgroup mount fails the search, by its line number.
+    damaged = b"38 25 0:33 / /sys/fs/cgroup/memory rw - cgroup cgroup\n"
+    assert _search(bad + damaged + CGROUP2_LINE, "unified") == (lib.DM_E_PARSE, 3, 2, 3)
+    with pytest.raises(ParseError):
+        mountinfo_find(damaged + CGROUP2_LINE, "memory")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"37 25 0:32 / /sys/fs/cgroup\0x rw - cgroup2 cgroup2 rw",
+        b"37 25 0:32 /\0 /sys/fs/cgroup rw - cgroup2 cgroup2 rw",
+        b"37 25 0:32 / /sys/fs/cgroup rw - tmpfs tmpfs rw,\0",
+        b"37 25 0:32 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw extra",
+        b"37 25 0:32 / /sys/fs/cgroup rw  - cgroup2 cgroup2 rw",
+        b"37 25 0:32 / /sys/fs/cgroup rw -  cgroup2 rw",
+        b"37 25 0:32 / /sys/fs/cgroup rw - cgroup2 cgroup2 ",
+        b"x 25 0:32 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw",
+        b"37 25 032 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw",
+    ],
+)
+def test_mountinfo_line_not_in_the_kernels_format(line: bytes) -> None:
+    with guarded_as_c(), pytest.raises(ParseError):
+        parse_mountinfo_line(line)
+
+
+def test_a_nul_in_a_mount_path_is_an_error() -> None:
+    # Skipped as a line, the NUL still fails the search: it could hide a cgroup mount.
+    with pytest.raises(ParseError):
+        mountinfo_find(b"37 25 0:32 / /sys/fs/cg\0 rw - tmpfs tmpfs rw\n" + CGROUP2_LINE, "unified")
+    for text in (b"/sys/fs/cgroup\\000", b"/a\0b"):
+        with pytest.raises(ParseError):
+            unescape_mount_path(text)
+
+
+@pytest.mark.parametrize(
+    "data", [b"0::/kubepods.slice\0/pod1\n", b"4:memory:/docker/\0abc\n0::/\n", b"0\0::/\n"]
+)
+def test_a_nul_in_proc_self_cgroup_is_malformed(data: bytes) -> None:
+    # As a C string the path would end at the NUL: another (the parent's) directory.
+    with guarded_as_c(), pytest.raises(ParseError):
+        parse_proc_cgroup(data)
+
+
+def cgroup_subpath(path: bytes, mount_root: bytes) -> Any:
+    """dm_cgroup_subpath: the part of `path` below the mount root, or the error code."""
+    p, r = ffi.new("char[]", path), ffi.new("char[]", mount_root)
+    off, n, why = ffi.new("size_t *"), ffi.new("size_t *"), ffi.new("char **")
+    rc = lib.dm_cgroup_subpath(p, len(path), r, len(mount_root), off, n, why)
+    if rc != lib.DM_OK:
+        assert why[0] != ffi.NULL
+        return rc
+    return path[off[0] : off[0] + n[0]]
+
+
+@pytest.mark.parametrize(
+    ("path", "mount_root", "expected"),
+    [
+        # A mount of the hierarchy's (or the namespace's) root takes any path.
+        (b"/", b"/", b""),
+        (b"/kubepods.slice/pod1/ctr1", b"/", b"/kubepods.slice/pod1/ctr1"),
+        # No cgroup namespace (docker on v1, plain runc): the mount root is the container's.
+        (b"/docker/abc", b"/docker/abc", b""),
+        (b"/docker/abc/inner", b"/docker/abc", b"/inner"),
+        (b"/docker/abc:1", b"/docker/abc:1", b""),
+        # Outside the mount's root: another directory would be measured.
+        (b"/docker/abcdef", b"/docker/abc", "unsupported"),
+        (b"/docker/other", b"/docker/abc", "unsupported"),
+        (b"/", b"/docker/abc", "unsupported"),
+        (b"/docker", b"/docker/abc", "unsupported"),
+        # unshare -C without a remount: the mount's root is above the namespace's root.
+        (b"/", b"/../..", "unsupported"),
+        (b"/", b"/..", "unsupported"),
+        (b"/a", b"/../a", "unsupported"),
+        # A ".." in the cgroup path leads out of the mount (a cgroup beside the namespace's).
+        (b"/../..", b"/", "unsupported"),
+        (b"/kubepods.slice/pod1/ctr1/../../..", b"/", "unsupported"),
+        (b"/docker/abc/..", b"/docker/abc", "unsupported"),
+        (b"/../sibling", b"/", "unsupported"),
+        # Not the kernel's: not absolute, empty or "." components.
+        (b"", b"/", "parse"),
+        (b"docker/abc", b"/", "parse"),
+        (b"/a//b", b"/", "parse"),
+        (b"/a/./b", b"/", "parse"),
+        (b"/a/", b"/", "parse"),
+        (b"/a", b"", "parse"),
+        (b"/a", b"a", "parse"),
+        (b"/a\0b", b"/", "parse"),
+        # Names that only look like dots are names.
+        (b"/...", b"/", b"/..."),
+        (b"/..a/.b", b"/", b"/..a/.b"),
+    ],
+)
+def test_cgroup_path_against_the_mount_root(path: bytes, mount_root: bytes, expected: Any) -> None:
+    codes = {"unsupported": lib.DM_E_UNSUPPORTED, "parse": lib.DM_E_PARSE}
+    assert cgroup_subpath(path, mount_root) == codes.get(expected, expected)

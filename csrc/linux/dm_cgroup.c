@@ -16,10 +16,12 @@
 #define LIMIT_BUFFER 128
 #define NO_LIMIT_FROM ((uint64_t)1 << 62) /* v1 "unlimited" is PAGE_COUNTER_MAX * page size */
 
-/* Reads a whole small file (open time only). */
+/* Reads a whole open-time file (/proc/self/cgroup, mountinfo) to its real end of file: its
+   lines may be long (overlay mounts with many layers), so no short read is taken as the end
+   (docs/semantics.md, "Reading files (Linux)"). */
 static int read_small(const char *root, const char *rel, struct dm_file *f, dm_error *err)
 {
-    int r = dm_file_init(f, root, rel, 1);
+    int r = dm_file_init_to_eof(f, root, rel);
     if (r != DM_OK) {
         dm_set_error(err, r, 0, rel, "out of memory");
         return r;
@@ -28,62 +30,94 @@ static int read_small(const char *root, const char *rel, struct dm_file *f, dm_e
 }
 
 /* The directory of one controller's hierarchy for this process: mount point + (cgroup path
-   with the mount's root stripped). Without a cgroup namespace (docker on v1, plain runc) the
-   mount root is the container's own path and must not be added twice. */
-static char *controller_dir(const char *root, const struct dm_file *cgroup_file,
-                            const dm_proc_cgroup *pc, const struct dm_file *mountinfo,
-                            int controller, char **mount_dir)
+   with the mount's root stripped, docs/semantics.md, "Finding the process's own cgroup").
+   Without a cgroup namespace (docker on v1, plain runc) the mount root is the container's own
+   path and must not be added twice. DM_E_AGAIN: the controller is not in /proc/self/cgroup or
+   not mounted; any other error (in err) fails the open: a cgroup outside the mount, or
+   mountinfo's cgroup line malformed, would otherwise measure another directory. */
+static int controller_dir(const char *root, const struct dm_file *cgroup_file,
+                          const dm_proc_cgroup *pc, const struct dm_file *mountinfo,
+                          int controller, char **dir_out, char **mount_dir, dm_error *err)
 {
     dm_mountinfo_line mi;
-    char mount_point[4096], mount_root[4096];
-    const char *path = cgroup_file->buf + pc->path[controller].off;
-    size_t path_len = pc->path[controller].len, root_len, mp_len;
-    const char *rel = path;
-    size_t rel_len = path_len;
-    char *dir;
+    dm_mountinfo_scan scan;
+    const char *path = cgroup_file->buf + pc->path[controller].off, *why = NULL;
+    size_t path_len = pc->path[controller].len, root_len, mp_len, rel_off = 0, rel_len = 0;
+    char *mount_point = NULL, *mount_root = NULL, *dir = NULL;
     size_t root_prefix = strlen(root);
+    int r;
 
-    if (!pc->path[controller].found ||
-        dm_mountinfo_find(mountinfo->buf, mountinfo->len, controller, &mi) != DM_OK)
-        return NULL;
+    *dir_out = *mount_dir = NULL;
+    if (!pc->path[controller].found)
+        return DM_E_AGAIN;
+    r = dm_mountinfo_search(mountinfo->buf, mountinfo->len, controller, &mi, &scan);
+    if (r == DM_E_AGAIN)
+        return r;
+    if (r != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, mountinfo->path,
+                     "a malformed line that may be a cgroup mount (or holds a NUL): the "
+                     "process's cgroup mount cannot be told");
+        return DM_E_PARSE;
+    }
+    /* Unescaping never lengthens: buffers of the escaped length hold any path. */
+    mount_point = malloc(mi.mount_point.len + 1);
+    mount_root = malloc(mi.root.len + 1);
+    if (mount_point == NULL || mount_root == NULL) {
+        r = DM_E_NOMEM;
+        dm_set_error(err, r, 0, NULL, "out of memory");
+        goto out;
+    }
     if (dm_unescape_mount_path(mountinfo->buf + mi.mount_point.off, mi.mount_point.len,
-                               mount_point, sizeof mount_point, &mp_len) != DM_OK ||
+                               mount_point, mi.mount_point.len + 1, &mp_len) != DM_OK ||
         dm_unescape_mount_path(mountinfo->buf + mi.root.off, mi.root.len, mount_root,
-                               sizeof mount_root, &root_len) != DM_OK)
-        return NULL;
-    if (!(root_len == 1 && mount_root[0] == '/')) {
-        if (path_len >= root_len && memcmp(path, mount_root, root_len) == 0 &&
-            (path_len == root_len || path[root_len] == '/')) {
-            rel = path + root_len;
-            rel_len = path_len - root_len;
-        } else {
-            /* The path is outside the mount (a namespace root above it): read the mount. */
-            rel_len = 0;
-        }
+                               mi.root.len + 1, &root_len) != DM_OK) {
+        r = DM_E_PARSE;
+        dm_set_error(err, r, 0, mountinfo->path, "a cgroup mount's path holds a NUL (\\000)");
+        goto out;
+    }
+    r = dm_cgroup_subpath(path, path_len, mount_root, root_len, &rel_off, &rel_len, &why);
+    if (r != DM_OK) {
+        /* The file the sentence names: a path of /proc/self/cgroup, or mountinfo's root. */
+        dm_set_error(err, r, 0,
+                     strstr(why, "mountinfo") != NULL && strstr(why, "/proc/self/cgroup") == NULL
+                         ? mountinfo->path
+                         : cgroup_file->path,
+                     why);
+        goto out;
     }
     while (root_prefix > 0 && root[root_prefix - 1] == '/')
         root_prefix--;
     while (mp_len > 1 && mount_point[mp_len - 1] == '/')
         mp_len--;
-    if (rel_len == 1 && rel[0] == '/')
-        rel_len = 0;
+    if (mp_len == 1 && mount_point[0] == '/')
+        mp_len = 0; /* cgroupfs mounted on "/" itself */
     dir = malloc(root_prefix + mp_len + rel_len + 2);
-    *mount_dir = malloc(root_prefix + mp_len + 1);
+    *mount_dir = malloc(root_prefix + mp_len + 2);
     if (dir == NULL || *mount_dir == NULL) {
         free(dir);
         free(*mount_dir);
         *mount_dir = NULL;
-        return NULL;
+        r = DM_E_NOMEM;
+        dm_set_error(err, r, 0, NULL, "out of memory");
+        goto out;
     }
     memcpy(dir, root, root_prefix);
     memcpy(dir + root_prefix, mount_point, mp_len);
+    if (root_prefix + mp_len == 0)
+        dir[mp_len++] = '/';
     memcpy(*mount_dir, dir, root_prefix + mp_len);
     (*mount_dir)[root_prefix + mp_len] = '\0';
-    if (rel_len > 0 && rel[0] != '/')
-        dir[root_prefix + mp_len++] = '/';
-    memcpy(dir + root_prefix + mp_len, rel, rel_len);
+    /* rel is empty or starts with '/' */
+    if (rel_len > 0 && root_prefix + mp_len == 1 && dir[0] == '/')
+        mp_len--; /* "/" + "/a" */
+    memcpy(dir + root_prefix + mp_len, path + rel_off, rel_len);
     dir[root_prefix + mp_len + rel_len] = '\0';
-    return dir;
+    *dir_out = dir;
+    r = DM_OK;
+out:
+    free(mount_point);
+    free(mount_root);
+    return r;
 }
 
 /* Opens dir/name as f; returns DM_OK, or the error (file absent etc.). */
@@ -106,27 +140,47 @@ static int open_in(struct dm_file *f, const char *dir, const char *name, int who
 }
 
 /* Limit files on every level from `dir` up to `mount_dir`, deepest first; a level without the
-   file (the v2 root has no cpu.max) is skipped. */
+   file (the v2 root has no cpu.max) is skipped. A file that exists but cannot be read now is
+   kept: its reading then fails naming it, as a malformed one does. More levels with the file
+   than the table holds fail the open (an error naming the limit), never a limit dropped. */
 static int open_levels(const char *dir, const char *mount_dir, const char *name,
-                       struct dm_file *files, size_t *n)
+                       struct dm_file *files, size_t *n, dm_error *err)
 {
-    char level[4096];
     size_t len = strlen(dir), mlen = strlen(mount_dir);
-    dm_error ignored;
+    char *level = malloc(len + 1), rel[64];
+    int r = DM_OK;
     *n = 0;
-    if (len >= sizeof level)
-        return DM_E_INVALID;
+    if (level == NULL) {
+        dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+        return DM_E_NOMEM;
+    }
     memcpy(level, dir, len + 1);
+    snprintf(rel, sizeof rel, "/%s", name);
     for (;;) {
-        if (*n < DM_CG_MAX_DEPTH) {
-            char rel[64];
-            snprintf(rel, sizeof rel, "/%s", name);
-            if (open_in(&files[*n], level, rel, 1, LIMIT_BUFFER, &ignored) == DM_OK) {
-                files[*n].rel = NULL; /* `rel` is this stack buffer */
-                (*n)++;
-            } else {
-                dm_file_free(&files[*n]);
-            }
+        dm_error e;
+        struct dm_file probe, *f = *n < DM_CG_MAX_DEPTH ? &files[*n] : &probe;
+        int got;
+        probe.fd = -1;
+        got = open_in(f, level, rel, 1, LIMIT_BUFFER, &e);
+        if (got == DM_E_NOMEM) {
+            dm_file_free(f);
+            dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+            r = DM_E_NOMEM;
+            break;
+        }
+        if (got != DM_OK && e.code == DM_E_OS && (e.os_errno == ENOENT || e.os_errno == ENOTDIR)) {
+            dm_file_free(f); /* no such file on this level */
+        } else if (f == &probe) {
+            dm_file_free(f);
+            /* Named by a file the monitor owns, the deepest level's. */
+            dm_set_error(err, DM_E_UNSUPPORTED, 0, files[0].path,
+                         "more than 32 levels hold this limit file between the cgroup and its "
+                         "mount: deeper than the monitor reads (DM_CG_MAX_DEPTH)");
+            r = DM_E_UNSUPPORTED;
+            break;
+        } else {
+            f->rel = NULL; /* `rel` is this stack buffer */
+            (*n)++;
         }
         if (len <= mlen)
             break;
@@ -136,7 +190,8 @@ static int open_levels(const char *dir, const char *mount_dir, const char *name,
             len--; /* drop the slash */
         level[len] = '\0';
     }
-    return DM_OK;
+    free(level);
+    return r;
 }
 
 /* CPU limits: the tightest quota on the path, the cpuset, the online CPUs. */
@@ -230,7 +285,8 @@ static int limits_current(int64_t *read_ns, int64_t now_ns, int (*refresh)(dm_mo
                           dm_error *), dm_monitor *m, dm_error *err)
 {
     int r;
-    if (*read_ns != 0 && now_ns - *read_ns < DM_LIMITS_REFRESH_NS && now_ns >= *read_ns)
+    if (*read_ns != 0 && now_ns >= *read_ns &&
+        dm_elapsed_ns(*read_ns, now_ns) < DM_LIMITS_REFRESH_NS)
         return DM_OK;
     if ((r = refresh(m, err)) == DM_OK)
         *read_ns = now_ns;
@@ -263,22 +319,29 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
         (r = read_small(m->root, "/proc/self/mountinfo", mountinfo, err)) != DM_OK)
         goto done;
     if (dm_parse_proc_cgroup(cgroup_file->buf, cgroup_file->len, &pc) != DM_OK) {
-        dm_set_error(err, DM_E_PARSE, 0, cgroup_file->path, "malformed line");
+        dm_set_error(err, DM_E_PARSE, 0, cgroup_file->path,
+                     "malformed line (not ID:CONTROLLERS:PATH, or a NUL in it)");
         r = DM_E_PARSE;
         goto done;
     }
     /* A hybrid host mounts v1 controllers beside an empty v2 hierarchy: v1 wins where mounted. */
-    mem_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_MEMORY, &mem_mount);
+    if ((r = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_MEMORY, &mem_dir,
+                            &mem_mount, err)) != DM_OK && r != DM_E_AGAIN)
+        goto done;
     v1_mem = mem_dir != NULL;
-    cpu_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_CPU, &cpu_mount);
+    if ((r = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_CPU, &cpu_dir,
+                            &cpu_mount, err)) != DM_OK && r != DM_E_AGAIN)
+        goto done;
     v1_cpu = cpu_dir != NULL;
     if (v1_mem || v1_cpu) {
         cg->version = 1;
-        acct_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_CPUACCT,
-                                  &acct_mount);
-        set_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_CPUSET,
-                                 &set_mount);
-        io_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_BLKIO, &io_mount);
+        if (((r = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_CPUACCT, &acct_dir,
+                                 &acct_mount, err)) != DM_OK && r != DM_E_AGAIN) ||
+            ((r = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_CPUSET, &set_dir,
+                                 &set_mount, err)) != DM_OK && r != DM_E_AGAIN) ||
+            ((r = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_BLKIO, &io_dir,
+                                 &io_mount, err)) != DM_OK && r != DM_E_AGAIN))
+            goto done;
         if (!v1_mem || !v1_cpu || acct_dir == NULL) {
             dm_set_error(err, DM_E_UNSUPPORTED, 0, mountinfo->path,
                          "cgroup v1 without the cpu, cpuacct and memory controllers mounted");
@@ -292,14 +355,21 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
             cg->path[pc.path[DM_CG_MEMORY].len] = '\0';
         }
     } else {
-        mem_dir = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_UNIFIED,
-                                 &mem_mount);
-        if (mem_dir == NULL) {
+        r = controller_dir(m->root, cgroup_file, &pc, mountinfo, DM_CG_UNIFIED, &mem_dir,
+                           &mem_mount, err);
+        if (r == DM_E_AGAIN) {
+            dm_mountinfo_scan scan;
+            dm_mountinfo_line ignored;
+            dm_mountinfo_search(mountinfo->buf, mountinfo->len, DM_CG_UNIFIED, &ignored, &scan);
             dm_set_error(err, DM_E_UNSUPPORTED, 0, mountinfo->path,
-                         "no cgroup hierarchy of this process is mounted");
+                         scan.skipped > 0
+                             ? "no cgroup hierarchy of this process is mounted (lines of "
+                               "mountinfo that do not parse, none a cgroup mount, were skipped)"
+                             : "no cgroup hierarchy of this process is mounted");
             r = DM_E_UNSUPPORTED;
-            goto done;
         }
+        if (r != DM_OK)
+            goto done;
         cg->version = 2;
         cg->path = malloc(pc.path[DM_CG_UNIFIED].len + 1);
         if (cg->path != NULL) {
@@ -330,8 +400,11 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
             goto done;
         cg->has_cpuset = open_in(&cg->cpuset, d, "/cpuset.cpus.effective", 1, 0, &e) == DM_OK;
         cg->has_io = open_in(&cg->io, d, "/io.stat", 1, 0, &e) == DM_OK;
-        open_levels(d, mem_mount, "cpu.max", cg->cpu_quota, &cg->cpu_levels);
-        open_levels(d, mem_mount, "memory.max", cg->mem_limit, &cg->mem_levels);
+        if ((r = open_levels(d, mem_mount, "cpu.max", cg->cpu_quota, &cg->cpu_levels, err)) !=
+                DM_OK ||
+            (r = open_levels(d, mem_mount, "memory.max", cg->mem_limit, &cg->mem_levels, err)) !=
+                DM_OK)
+            goto done;
     } else {
         size_t i, n_period = 0;
         if ((r = open_in(&cg->mem_usage, cg->dir, "/memory.usage_in_bytes", 1, LIMIT_BUFFER,
@@ -353,8 +426,11 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
                     dm_file_free(&cg->io);
             }
         }
-        open_levels(cpu_dir, cpu_mount, "cpu.cfs_quota_us", cg->cpu_quota, &cg->cpu_levels);
-        open_levels(cpu_dir, cpu_mount, "cpu.cfs_period_us", cg->cpu_period, &n_period);
+        if ((r = open_levels(cpu_dir, cpu_mount, "cpu.cfs_quota_us", cg->cpu_quota,
+                             &cg->cpu_levels, err)) != DM_OK ||
+            (r = open_levels(cpu_dir, cpu_mount, "cpu.cfs_period_us", cg->cpu_period, &n_period,
+                             err)) != DM_OK)
+            goto done;
         if (n_period != cg->cpu_levels) {
             /* Named by a file the monitor owns: cpu_dir is freed before the error is read. */
             dm_set_error(err, DM_E_PARSE, 0,
@@ -364,8 +440,9 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
             r = DM_E_PARSE;
             goto done;
         }
-        open_levels(cg->dir, mem_mount, "memory.limit_in_bytes", cg->mem_limit,
-                    &cg->mem_levels);
+        if ((r = open_levels(cg->dir, mem_mount, "memory.limit_in_bytes", cg->mem_limit,
+                             &cg->mem_levels, err)) != DM_OK)
+            goto done;
     }
     if (!cg->has_cpuset)
         dm_file_free(&cg->cpuset);
@@ -376,10 +453,23 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
     if (!cg->has_online)
         dm_file_free(&cg->online);
     {
+        /* A limit that cannot be read or parsed now fails only its own reading, at each call
+           until it can (as a limit broken later does): the monitor opens. Until then its
+           capacity reads 0 (docs/semantics.md, "CPU in a container"). */
         int64_t now = dm_monotonic_ns();
-        r = limits_current(&cg->cpu_limits_ns, now, refresh_cpu_limits, m, err);
-        if (r == DM_OK)
-            r = limits_current(&cg->mem_limits_ns, now, refresh_memory_limits, m, err);
+        dm_error ignored;
+        r = limits_current(&cg->cpu_limits_ns, now, refresh_cpu_limits, m, &ignored);
+        if (r != DM_OK)
+            cg->cpu_limit_cores = cg->quota_cores = 0.0, cg->cpuset_cpus = cg->online_cpus = 0;
+        if (r != DM_E_NOMEM)
+            r = limits_current(&cg->mem_limits_ns, now, refresh_memory_limits, m, &ignored);
+        if (r != DM_OK && cg->mem_limits_ns == 0)
+            cg->memory_limit = cg->host_mem_total = 0;
+        if (r == DM_E_NOMEM) {
+            *err = ignored;
+            goto done;
+        }
+        r = DM_OK;
     }
 
 done:

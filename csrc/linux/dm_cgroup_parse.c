@@ -39,6 +39,8 @@ int dm_parse_proc_cgroup(const char *buf, size_t len, dm_proc_cgroup *out)
             return DM_E_PARSE;
         if (line_len == 0)
             goto next;
+        if (memchr(line, '\0', line_len) != NULL)
+            return DM_E_PARSE; /* a NUL would cut the path short as a C string */
         for (c1 = 0; c1 < line_len && line[c1] != ':'; c1++)
             ;
         for (c2 = c1 + 1; c2 < line_len && line[c2] != ':'; c2++)
@@ -70,58 +72,121 @@ int dm_parse_proc_cgroup(const char *buf, size_t len, dm_proc_cgroup *out)
     return lines > 0 ? DM_OK : DM_E_PARSE;
 }
 
+/* Whether s[0..n) is digits (at least one). */
+static int all_digits(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!dm_is_digit(s[i]))
+            return 0;
+    return n > 0;
+}
+
 int dm_parse_mountinfo_line(const char *line, size_t len, dm_mountinfo_line *out)
 {
-    /* Tokens: 0 id, 1 parent, 2 maj:min, 3 root, 4 mount point, 5 options, then optional fields
-       up to "-", then fstype, source, super options. */
-    size_t pos = 0;
-    int tok = 0, after_dash = -1;
+    /* The kernel's format (show_mountinfo, fs/proc_namespace.c): fields separated by single
+       spaces, "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS", optional fields ("shared:N" ...),
+       a "-" field, then FSTYPE SOURCE SUPEROPTIONS. Only SOURCE may be empty (mount -t tmpfs
+       "" /x); a path's blanks and backslashes are escaped (\040), so none holds a space. */
+    size_t pos = 0, field = 0;
+    int after_dash = -1;
     if (line == NULL || out == NULL)
         return DM_E_INVALID;
     memset(out, 0, sizeof *out);
-    while (dm_skip_blanks(line, len, &pos)) {
+    if (len > 0 && line[len - 1] == '\n')
+        len--;
+    if (len == 0 || memchr(line, '\n', len) != NULL || memchr(line, '\0', len) != NULL)
+        return DM_E_PARSE;
+    for (;; field++) {
         size_t start = pos, n;
-        while (pos < len && line[pos] != ' ' && line[pos] != '\n')
+        const char *f = line + pos;
+        while (pos < len && line[pos] != ' ')
             pos++;
         n = pos - start;
         if (after_dash < 0) {
-            if (tok == 3)
+            if (n == 0)
+                return DM_E_PARSE;
+            if (field == 0 || field == 1) {
+                if (!all_digits(f, n))
+                    return DM_E_PARSE;
+            } else if (field == 2) {
+                const char *colon = memchr(f, ':', n);
+                if (colon == NULL || !all_digits(f, (size_t)(colon - f)) ||
+                    !all_digits(colon + 1, n - (size_t)(colon - f) - 1))
+                    return DM_E_PARSE;
+            } else if (field == 3) {
                 out->root.off = start, out->root.len = n, out->root.found = 1;
-            else if (tok == 4)
-                out->mount_point.off = start, out->mount_point.len = n,
+            } else if (field == 4) {
+                out->mount_point.off = start, out->mount_point.len = n;
                 out->mount_point.found = 1;
-            else if (tok >= 6 && n == 1 && line[start] == '-')
+            } else if (field >= 6 && n == 1 && f[0] == '-') {
                 after_dash = 0;
+            }
         } else {
-            if (after_dash == 0)
+            if (after_dash == 0) {
+                if (n == 0)
+                    return DM_E_PARSE;
                 out->fstype.off = start, out->fstype.len = n, out->fstype.found = 1;
-            else if (after_dash == 2)
-                out->super_options.off = start, out->super_options.len = n,
+            } else if (after_dash == 2) {
+                if (n == 0)
+                    return DM_E_PARSE;
+                out->super_options.off = start, out->super_options.len = n;
                 out->super_options.found = 1;
+            } else if (after_dash > 2) {
+                return DM_E_PARSE; /* a field more than the kernel writes */
+            }
             after_dash++;
         }
-        tok++;
+        if (pos >= len)
+            break;
+        pos++; /* the one space */
     }
-    if (!out->root.found || !out->mount_point.found || after_dash < 3)
-        return DM_E_PARSE;
-    return DM_OK;
+    return after_dash == 3 ? DM_OK : DM_E_PARSE;
 }
 
-int dm_mountinfo_find(const char *buf, size_t len, int controller, dm_mountinfo_line *out)
+/* Whether a line that does not parse could be a cgroup mount (or hides one behind a NUL): then
+   skipping it might pick another mount, so the search must fail instead. */
+static int could_be_cgroup(const char *line, size_t len)
 {
-    size_t start = 0;
+    size_t i;
+    if (memchr(line, '\0', len) != NULL)
+        return 1;
+    for (i = 0; i + 6 <= len; i++)
+        if (memcmp(line + i, "cgroup", 6) == 0)
+            return 1;
+    return 0;
+}
+
+int dm_mountinfo_search(const char *buf, size_t len, int controller, dm_mountinfo_line *out,
+                        dm_mountinfo_scan *scan)
+{
+    size_t start = 0, lineno = 0;
+    dm_mountinfo_scan ignored;
+    if (scan == NULL)
+        scan = &ignored;
+    scan->lines = scan->skipped = scan->bad_line = 0;
     if (buf == NULL || out == NULL || controller < 0 || controller >= DM_CG_COUNT)
         return DM_E_INVALID;
     while (start < len) {
         int nl;
         size_t line_len = dm_line_len(buf, len, start, &nl);
         dm_mountinfo_line m;
-        if (!nl)
+        lineno++;
+        if (!nl) {
+            scan->bad_line = lineno; /* a cut file: what follows is unknown */
             return DM_E_PARSE;
+        }
         if (line_len > 0) {
             const char *line = buf + start;
-            if (dm_parse_mountinfo_line(line, line_len, &m) != DM_OK)
-                return DM_E_PARSE;
+            scan->lines++;
+            if (dm_parse_mountinfo_line(line, line_len, &m) != DM_OK) {
+                if (could_be_cgroup(line, line_len)) {
+                    scan->bad_line = lineno;
+                    return DM_E_PARSE;
+                }
+                scan->skipped++;
+                goto next;
+            }
             if (controller == DM_CG_UNIFIED
                     ? (m.fstype.len == 7 && memcmp(line + m.fstype.off, "cgroup2", 7) == 0)
                     : (m.fstype.len == 6 && memcmp(line + m.fstype.off, "cgroup", 6) == 0 &&
@@ -133,9 +198,15 @@ int dm_mountinfo_find(const char *buf, size_t len, int controller, dm_mountinfo_
                 return DM_OK;
             }
         }
+    next:
         start += line_len + 1;
     }
     return DM_E_AGAIN;
+}
+
+int dm_mountinfo_find(const char *buf, size_t len, int controller, dm_mountinfo_line *out)
+{
+    return dm_mountinfo_search(buf, len, controller, out, NULL);
 }
 
 int dm_unescape_mount_path(const char *src, size_t len, char *dst, size_t cap, size_t *out_len)
@@ -145,13 +216,15 @@ int dm_unescape_mount_path(const char *src, size_t len, char *dst, size_t cap, s
         return DM_E_INVALID;
     while (i < len) {
         char c = src[i];
-        if (c == '\\' && i + 3 < len && src[i + 1] >= '0' && src[i + 1] <= '3' && src[i + 2] >= '0' && src[i + 2] <= '7' &&
-            src[i + 3] >= '0' && src[i + 3] <= '7') {
+        if (c == '\\' && i + 3 < len && src[i + 1] >= '0' && src[i + 1] <= '3' &&
+            src[i + 2] >= '0' && src[i + 2] <= '7' && src[i + 3] >= '0' && src[i + 3] <= '7') {
             c = (char)((src[i + 1] - '0') * 64 + (src[i + 2] - '0') * 8 + (src[i + 3] - '0'));
             i += 4;
         } else {
             i++;
         }
+        if (c == '\0')
+            return DM_E_PARSE; /* no path holds a NUL: as a C string it would end there */
         if (n + 1 >= cap)
             return DM_E_BUFFER;
         dst[n++] = c;
@@ -160,6 +233,75 @@ int dm_unescape_mount_path(const char *src, size_t len, char *dst, size_t cap, s
     if (out_len != NULL)
         *out_len = n;
     return DM_OK;
+}
+
+/* Checks the components of an absolute path: 0 well-formed, 1 a ".." component, -1 not
+   absolute, an empty or "." component, or a NUL. "/" alone is well-formed. */
+static int path_components(const char *p, size_t n)
+{
+    size_t i = 1;
+    int dotdot = 0;
+    if (n == 0 || p[0] != '/' || memchr(p, '\0', n) != NULL)
+        return -1;
+    if (n == 1)
+        return 0;
+    while (i <= n) {
+        size_t j = i;
+        while (j < n && p[j] != '/')
+            j++;
+        if (j == i || (j - i == 1 && p[i] == '.'))
+            return -1;
+        if (j - i == 2 && p[i] == '.' && p[i + 1] == '.')
+            dotdot = 1;
+        i = j + 1;
+    }
+    return dotdot;
+}
+
+int dm_cgroup_subpath(const char *path, size_t path_len, const char *mount_root,
+                      size_t root_len, size_t *rel_off, size_t *rel_len, const char **why)
+{
+    int pc, rc;
+    const char *ignored;
+    if (why == NULL)
+        why = &ignored;
+    *why = NULL;
+    if (path == NULL || mount_root == NULL || rel_off == NULL || rel_len == NULL)
+        return DM_E_INVALID;
+    pc = path_components(path, path_len);
+    rc = path_components(mount_root, root_len);
+    if (pc < 0) {
+        *why = "a cgroup path in /proc/self/cgroup that is not a plain absolute path";
+        return DM_E_PARSE;
+    }
+    if (rc < 0) {
+        *why = "a cgroup mount root in mountinfo that is not a plain absolute path";
+        return DM_E_PARSE;
+    }
+    if (pc > 0) {
+        *why = "the process's cgroup in /proc/self/cgroup has a \"..\" component: it lies "
+               "outside this process's cgroup namespace, which cannot be measured";
+        return DM_E_UNSUPPORTED;
+    }
+    if (rc > 0) {
+        *why = "the cgroup mount's root in mountinfo lies outside this process's cgroup "
+               "namespace (\"..\"): cgroupfs was mounted from another namespace and not again";
+        return DM_E_UNSUPPORTED;
+    }
+    if (root_len == 1) { /* mounted at the hierarchy's (or the namespace's) root */
+        *rel_off = path_len == 1 ? 1 : 0, *rel_len = path_len == 1 ? 0 : path_len;
+        return DM_OK;
+    }
+    /* Without a cgroup namespace (docker on v1, plain runc) the mount root is the
+       container's own path: the cgroup is at or below it. */
+    if (path_len >= root_len && memcmp(path, mount_root, root_len) == 0 &&
+        (path_len == root_len || path[root_len] == '/')) {
+        *rel_off = root_len, *rel_len = path_len - root_len;
+        return DM_OK;
+    }
+    *why = "the process's cgroup in /proc/self/cgroup is not under the cgroup mount's root in "
+           "mountinfo: the mount shows another part of the hierarchy (another namespace's)";
+    return DM_E_UNSUPPORTED;
 }
 
 /* The text of a one-value file without surrounding blanks and its trailing newline. */

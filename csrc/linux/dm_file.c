@@ -33,11 +33,19 @@ int dm_file_init(struct dm_file *f, const char *root, const char *rel, int whole
     f->rel = rel;
     f->fd = -1;
     f->whole = whole;
+    f->to_eof = 0;
     f->len = 0;
     f->cap = whole ? DM_FILE_MIN_BUFFER : DM_FILE_STAT_BUFFER;
     f->path = dm_join_path(root, rel);
     f->buf = malloc(f->cap);
     return f->path != NULL && f->buf != NULL ? DM_OK : DM_E_NOMEM;
+}
+
+int dm_file_init_to_eof(struct dm_file *f, const char *root, const char *rel)
+{
+    int r = dm_file_init(f, root, rel, 1);
+    f->to_eof = 1;
+    return r;
 }
 
 void dm_file_free(struct dm_file *f)
@@ -83,9 +91,12 @@ int dm_file_read(struct dm_file *f, dm_error *err)
         got += (size_t)n;
         if (!f->whole)
             break; /* the first line of /proc/stat is in the first read */
+        if (f->to_eof)
+            continue; /* seq_file reads short wherever the next line does not fit its page */
         /* procfs fills each read from a page-sized buffer, one record (line) at a time, so a
            read that left more than a long line of that page unused has reached the end; a
-           file with a size ends at its first short read. This saves a read per file. */
+           file with a size ends at its first short read. This saves a read per file, and is
+           right only for files whose lines are short (the hot-path files). */
         if ((size_t)n < f->cap - (got - (size_t)n) &&
             (f->sized || (size_t)n <= SEQ_PAGE - SEQ_RECORD_MAX))
             break;

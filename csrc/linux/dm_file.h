@@ -16,6 +16,7 @@ struct dm_file {
     int fd;
     int whole;   /* the whole file must fit (else only its first read is needed) */
     int sized;   /* a file with a size (not procfs): a short read is its end */
+    int to_eof;  /* read until a read returns 0: lines may be long (mountinfo; open time) */
     char *path;
     char *buf;
     size_t cap;
@@ -26,6 +27,9 @@ struct dm_file {
 char *dm_join_path(const char *root, const char *rel);
 /* Names the file and allocates its buffer; it is opened at its first read. */
 int dm_file_init(struct dm_file *f, const char *root, const char *rel, int whole);
+/* The same, for a whole file read to its real end of file (a read of 0 bytes), whatever its
+   short reads: procfs files whose lines may be longer than SEQ_RECORD_MAX (mountinfo). */
+int dm_file_init_to_eof(struct dm_file *f, const char *root, const char *rel);
 void dm_file_free(struct dm_file *f);
 /* Reads the file from offset 0 into its buffer: DM_E_BUFFER when a whole file does not fit. */
 int dm_file_read(struct dm_file *f, dm_error *err);

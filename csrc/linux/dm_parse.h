@@ -88,7 +88,9 @@ typedef struct dm_proc_cgroup {
 int dm_parse_proc_cgroup(const char *buf, size_t len, dm_proc_cgroup *out);
 
 /* One /proc/self/mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE
-   SOURCE SUPEROPTS". root and mount_point are still escaped (\040 etc.). */
+   SOURCE SUPEROPTS", fields split at single spaces as the kernel writes them (SOURCE may be
+   empty); a NUL or a field more or less is DM_E_PARSE. root and mount_point are still escaped
+   (\040 etc.). */
 typedef struct dm_mountinfo_line {
     dm_span root, mount_point, fstype, super_options;
 } dm_mountinfo_line;
@@ -96,9 +98,30 @@ int dm_parse_mountinfo_line(const char *line, size_t len, dm_mountinfo_line *out
 /* The mount of a controller's hierarchy (cgroup2 for DM_CG_UNIFIED, else the v1 "cgroup"
    mount whose super options name the controller). Offsets are into buf. DM_E_AGAIN if none. */
 int dm_mountinfo_find(const char *buf, size_t len, int controller, dm_mountinfo_line *out);
+/* The same search, saying what it met. A line that does not parse is skipped and counted,
+   unless it could be a cgroup mount (it holds "cgroup" or a NUL): then the search fails with
+   DM_E_PARSE and bad_line says which (1-based), since skipping it might pick another mount. */
+typedef struct dm_mountinfo_scan {
+    size_t lines;    /* non-empty lines looked at */
+    size_t skipped;  /* malformed lines skipped */
+    size_t bad_line; /* the line that failed the search, or 0 */
+} dm_mountinfo_scan;
+int dm_mountinfo_search(const char *buf, size_t len, int controller, dm_mountinfo_line *out,
+                        dm_mountinfo_scan *scan);
 /* Decodes mountinfo's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash)
-   into dst (NUL-terminated). DM_E_BUFFER if dst is too small. */
+   into dst (NUL-terminated). DM_E_BUFFER if dst is too small; DM_E_PARSE for a NUL, raw or
+   escaped (\000): no path holds one. */
 int dm_unescape_mount_path(const char *src, size_t len, char *dst, size_t cap, size_t *out_len);
+/* Where the process's cgroup `path` (from /proc/self/cgroup) lies under a cgroup mount whose
+   root is `mount_root` (mountinfo's 4th field, unescaped): DM_OK with path[*rel_off, +*rel_len)
+   the part below the mount root (length 0: the mount itself). A mount root of "/" takes any
+   path; another root R takes R itself or a path below R (no cgroup namespace: docker on v1,
+   plain runc). A ".." component in either, or a path outside R, is DM_E_UNSUPPORTED (the
+   cgroup is outside this process's cgroup namespace: another directory would be measured);
+   a path that is not absolute or has empty or "." components is DM_E_PARSE. *why (may be
+   NULL) is then a static sentence naming the file. */
+int dm_cgroup_subpath(const char *path, size_t path_len, const char *mount_root,
+                      size_t root_len, size_t *rel_off, size_t *rel_len, const char **why);
 
 /* A limit file: a decimal, "max" (v2) or a negative number (v1 cfs_quota_us -1): the last two
    give UINT64_MAX, meaning no limit. */
