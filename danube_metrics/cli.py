@@ -145,7 +145,7 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not (math.isfinite(value) and 0 < value <= MAX_INTERVAL):
         raise argparse.ArgumentTypeError(
-            f"must be a finite number of seconds > 0 and <= {MAX_INTERVAL:g}, got {text}"
+            f"must be > 0 and finite, in seconds up to {MAX_INTERVAL:g}; got {text}"
         )
     return value
 
