@@ -74,9 +74,7 @@ def write_step(root: Path, step: int, sysfs: bool) -> None:
         idx = whole if is_disk else 3999
         rd, wr = _disk_counters(idx, step) if is_disk else (7, 9)
         whole += is_disk
-        disk_lines.append(
-            f"{major:4d} {minor:7d} {name} 10 0 {rd} 0 20 0 {wr} 0 0 0 0 0 0 0 0 0 0"
-        )
+        disk_lines.append(f"{major:4d} {minor:7d} {name} 10 0 {rd} 0 20 0 {wr} 0 0 0 0 0 0 0 0 0 0")
         if is_disk and sysfs:
             _write(root / "sys/block" / name / "stat",
                    f"10 0 {rd} 0 20 0 {wr} 0 0 0 0 0 0 0 0 0 0\n")  # fmt: skip
