@@ -162,8 +162,8 @@ def scale_rows(built: dict[str, Path], tmp: Path, rounds: int, n: int) -> dict[s
         k = max(20, n // 50)
         best = interleaved(
             {
-                "ours": lambda: per_call_us(mon.read_all, k),  # a still tree: CPU not ready
-                "floor": lambda: floor_us(built["floor"], files, k),
+                "ours": lambda mon=mon, k=k: per_call_us(mon.read_all, k),  # a still tree: CPU not ready
+                "floor": lambda files=files, k=k: floor_us(built["floor"], files, k),
             },
             rounds,
         )

@@ -389,7 +389,7 @@ def test_malformed_interface_names_are_rejected(tree_factory: TreeFactory, bad: 
 def test_unknown_interface_is_an_error_at_open(tree_factory: TreeFactory) -> None:
     """A typo no longer reads 0 B/s forever: the open fails, naming the interface."""
     tree = tree_factory("linux-6.1")
-    with pytest.raises(ValueError, match='"nosuch0" is not in .*/proc/net/dev'):
+    with pytest.raises(ValueError, match=r'"nosuch0" is not in .*/proc/net/dev'):
         open_monitor(tree, interfaces=["lo", "nosuch0"])
     with open_monitor(tree, interfaces=["lo"]) as mon:
         assert mon.interfaces == ["lo"]

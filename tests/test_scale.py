@@ -62,6 +62,8 @@ def test_past_the_interface_limit_is_an_error_naming_it(tmp_path: Path) -> None:
     (root / "proc/net").mkdir(parents=True)
     (root / "proc/net/dev").write_text("\n".join(lines) + "\n")
     (root / "sys/devices/virtual/net/lo").mkdir(parents=True)
-    with NativeResourceMonitor(str(root), _start_ns=T0) as mon:
-        with pytest.raises(NotSupportedError, match="DM_MAX_IFACES"):
-            mon.get_network_io()
+    with (
+        NativeResourceMonitor(str(root), _start_ns=T0) as mon,
+        pytest.raises(NotSupportedError, match="DM_MAX_IFACES"),
+    ):
+        mon.get_network_io()
