@@ -162,7 +162,8 @@ def scale_rows(built: dict[str, Path], tmp: Path, rounds: int, n: int) -> dict[s
         k = max(20, n // 50)
         best = interleaved(
             {
-                "ours": lambda mon=mon, k=k: per_call_us(mon.read_all, k),  # a still tree: CPU not ready
+                # read_all: the tree stands still, so CPU is never ready (every file still read)
+                "ours": lambda mon=mon, k=k: per_call_us(mon.read_all, k),
                 "floor": lambda files=files, k=k: floor_us(built["floor"], files, k),
             },
             rounds,
