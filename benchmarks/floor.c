@@ -1,6 +1,7 @@
 /* The kernel's floor for a sample: pread the same files into a buffer, the way the monitor
    reads them, and nothing else (no parsing, no Python).
    usage: floor ITERATIONS FILE[:first]...  -> the mean nanoseconds per iteration of one timed
+   (or: floor ITERATIONS @LIST, LIST holding one FILE[:first] a line: thousands of files)
    run (the benchmark takes the best of several runs, as it does for every other figure).
    ":first" reads one page only (the monitor needs the first line of /proc/stat); other files
    are read whole, stopping at procfs's end of file as the monitor does.
@@ -54,25 +55,45 @@ static long long now_ns(void)
 int main(int argc, char **argv)
 {
     long iterations, i;
-    int fds[64], first_only[64], n = 0, k;
+    static int fds[65536], first_only[65536];
+    static char line[4096];
+    int n = 0, k;
     long long t0;
+    FILE *list = NULL;
     if (argc < 3) {
-        fprintf(stderr, "usage: %s ITERATIONS FILE[:first]...\n", argv[0]);
+        fprintf(stderr, "usage: %s ITERATIONS FILE[:first]... | @LIST\n", argv[0]);
         return 2;
     }
     iterations = strtol(argv[1], NULL, 10);
-    for (k = 2; k < argc && n < 64; k++) {
-        char *colon = strrchr(argv[k], ':');
+    if (argv[2][0] == '@' && (list = fopen(argv[2] + 1, "r")) == NULL) {
+        perror(argv[2] + 1);
+        return 1;
+    }
+    for (k = 2; n < 65536; k++) {
+        char *path, *colon;
+        if (list != NULL) {
+            if (fgets(line, sizeof line, list) == NULL)
+                break;
+            line[strcspn(line, "\n")] = '\0';
+            path = line;
+        } else if (k < argc) {
+            path = argv[k];
+        } else {
+            break;
+        }
+        colon = strrchr(path, ':');
         first_only[n] = colon != NULL && strcmp(colon, ":first") == 0;
         if (first_only[n])
             *colon = '\0';
-        fds[n] = open(argv[k], O_RDONLY | O_CLOEXEC);
+        fds[n] = open(path, O_RDONLY | O_CLOEXEC);
         if (fds[n] < 0) {
-            perror(argv[k]);
+            perror(path);
             return 1;
         }
         n++;
     }
+    if (list != NULL)
+        fclose(list);
     if (floor_read_all(fds, first_only, n) != 0) /* warm: the first read allocates in the kernel */
         return 1;
     t0 = now_ns();

@@ -232,6 +232,32 @@ def _is_seconds(value: object) -> bool:
     )
 
 
+def _bad_interface_name(name: object) -> Optional[str]:
+    """Why `name` cannot name an interface, or None. Linux and macOS: at most IFNAMSIZ - 1
+    bytes, no '/', NUL, blank or control byte, not "." or ".." (the kernel's own rules: such a
+    name would also lead out of /sys/class/net). Windows names aliases, which may be longer
+    and hold inner spaces."""
+    if not isinstance(name, str) or not name:
+        return "empty, or not a string"
+    if name.strip() != name or "," in name:
+        return "blanks around it, or a comma"
+    if name in (".", ".."):
+        return "a path component"
+    if any(c == "/" or ord(c) < 32 or ord(c) == 127 for c in name):
+        return "a '/', NUL or control character"
+    if sys.platform == "win32":
+        return None
+    if any(c.isspace() for c in name):
+        return "a blank"
+    if len(name.encode()) > _IFNAME_MAX:
+        return f"longer than {_IFNAME_MAX} bytes"
+    return None
+
+
+_IFNAME_MAX = 15  # IFNAMSIZ - 1 on Linux and macOS
+_MAX_INTERFACES = 1024  # DM_MAX_IFACES
+
+
 def _check_options(min_interval: float, interfaces: Optional[Sequence[str]]) -> Optional[str]:
     """Validates the common options; returns the interface list as the C core takes it."""
     if not sys.platform.startswith(("linux", "darwin", "win32")):
@@ -245,8 +271,14 @@ def _check_options(min_interval: float, interfaces: Optional[Sequence[str]]) -> 
         return None
     if isinstance(interfaces, str):
         interfaces = [interfaces]
-    if not interfaces or any(not n or "," in n or n.strip() != n for n in interfaces):
-        raise ValueError(f"bad interface names: {list(interfaces)!r}")
+    if not interfaces:
+        raise ValueError("bad interface names: an empty list")
+    if len(interfaces) > _MAX_INTERFACES:
+        raise ValueError(f"bad interface names: more than {_MAX_INTERFACES}")
+    for name in interfaces:
+        why = _bad_interface_name(name)
+        if why is not None:
+            raise ValueError(f"bad interface name {name!r}: {why}")
     return ",".join(interfaces)
 
 

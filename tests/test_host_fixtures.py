@@ -390,3 +390,23 @@ def test_min_interval_must_be_a_finite_number_of_seconds(value: object, make: st
             CgroupResourceMonitor(min_interval=value)  # type: ignore[arg-type]
         else:
             create_resource_monitor(min_interval=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [["eth0/../lo"], ["eth0\x00"], ["eth 0"], [".."], ["."], ["x" * 16], ["eth0\t"]],
+)
+def test_malformed_interface_names_are_rejected(tree_factory: TreeFactory, bad: list[str]) -> None:
+    """A name that is no interface name (or would lead out of /sys/class/net) fails the open."""
+    tree = tree_factory("linux-6.1")
+    with pytest.raises(ValueError, match="interface name"):
+        open_monitor(tree, interfaces=bad)
+
+
+def test_unknown_interface_is_an_error_at_open(tree_factory: TreeFactory) -> None:
+    """A typo no longer reads 0 B/s forever: the open fails, naming the interface."""
+    tree = tree_factory("linux-6.1")
+    with pytest.raises(ValueError, match=r'"nosuch0" is not in .*/proc/net/dev'):
+        open_monitor(tree, interfaces=["lo", "nosuch0"])
+    with open_monitor(tree, interfaces=["lo"]) as mon:
+        assert mon.interfaces == ["lo"]

@@ -120,7 +120,9 @@ def meminfo_files(draw: st.DrawFn) -> tuple[bytes, MemInfo]:
 
 # Token positions of (name, sectors read, sectors written) for each diskstats line length.
 DISK_LAYOUT = {7: (2, 4, 6), 14: (2, 5, 9), 15: (3, 6, 10), 18: (2, 5, 9), 20: (2, 5, 9)}
-DISK_NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=31)
+DISK_NAMES = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=31
+).filter(lambda n: n not in (".", ".."))  # path components, not names: malformed
 
 
 def _disk_line(
@@ -193,7 +195,9 @@ NETDEV_HEADER = (
     " face |bytes    packets errs drop fifo frame compressed multicast|"
     "bytes    packets errs drop fifo colls carrier compressed\n"
 )
-IFACE_NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.-_@", min_size=1, max_size=15)
+IFACE_NAMES = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyz0123456789.-_@", min_size=1, max_size=15
+).filter(lambda n: n not in (".", ".."))
 
 
 def _netdev_line(draw: st.DrawFn, name: str, rx: int, tx: int) -> str:
@@ -791,3 +795,80 @@ def test_rates_follow_the_model(
         assert got == (NotReadyError if want is None else want)
         if busy and isinstance(got, tuple):
             assert 0.0 <= got[0] <= 100.0  # clamped
+
+
+# ---- Names C cannot hold: a NUL byte, a path (issue 11, fault 10) -------------------------------
+
+
+@ROUND_TRIP
+@given(case=diskstats_lines(), data=st.data())
+def test_diskstats_name_with_a_nul_byte_is_malformed(
+    case: tuple[bytes, DiskstatsLine], data: st.DataObject
+) -> None:
+    """A NUL in a name would make it a shorter name in C: another device's sysfs file."""
+    line, expected = case
+    at = _name_offset(line, expected)
+    cut = at + data.draw(st.integers(0, len(expected.name)))
+    bad = line[:cut] + b"\x00" + line[cut:]
+    with guarded_as_c(), pytest.raises(ParseError):
+        parse_diskstats_line(bad)
+
+
+def test_diskstats_file_with_a_nul_name_is_malformed() -> None:
+    good = b"8 0 sda 1 0 100 0 1 0 200 0 0 0 0\n8 16 sdb 1 0 10 0 1 0 20 0 0 0 0\n"
+    assert diskstats_totals(good) == (["sda", "sdb"], 110 * 512, 220 * 512)
+    with pytest.raises(ParseError):
+        diskstats_totals(good.replace(b"sdb", b"sda\x00b"))
+    for name in (b".", b".."):
+        with pytest.raises(ParseError):
+            parse_diskstats_line(b"8 0 " + name + b" 1 0 100 0 1 0 200 0 0 0 0")
+
+
+@ROUND_TRIP
+@given(name=IFACE_NAMES, data=st.data())
+def test_netdev_name_with_a_nul_byte_or_slash_is_malformed(name: str, data: st.DataObject) -> None:
+    cut = data.draw(st.integers(0, len(name)))
+    bad_byte = data.draw(st.sampled_from(["\x00", "/"]))
+    line = _netdev_line(data.draw, name[:cut] + bad_byte + name[cut:], 1, 2).encode()
+    assert parse_netdev_line(_netdev_line(data.draw, name, 1, 2).encode()) == NetdevLine(name, 1, 2)
+    with guarded_as_c(), pytest.raises(ParseError):
+        parse_netdev_line(line)
+    with pytest.raises(ParseError):
+        netdev_totals((NETDEV_HEADER + line.decode() + "\n").encode())
+
+
+def test_netdev_dot_names_are_malformed() -> None:
+    for name in (".", ".."):
+        with pytest.raises(ParseError):
+            parse_netdev_line(f"{name}: 1 0 0 0 0 0 0 0 2 0 0 0 0 0 0 0".encode())
+
+
+def test_diskstats_select_is_not_fooled_by_look_alike_parents() -> None:
+    """The linear choice finds a partition's disk by name whatever the order, and takes a name
+    that merely starts like another device for a disk of its own."""
+    data = (
+        b"259 1 nvme0n1p1 1 0 5 0 1 0 5 0 0 0 0\n"  # before its disk
+        b"259 0 nvme0n1 1 0 100 0 1 0 200 0 0 0 0\n"
+        b"8 0 sdp 1 0 1 0 1 0 2 0 0 0 0\n"  # ends in p, not a digit before it
+        b"8 1 sdp1 1 0 1 0 1 0 2 0 0 0 0\n"  # partition of sdp
+        b"179 0 mmcblk1 1 0 3 0 1 0 4 0 0 0 0\n"
+        b"179 1 mmcblk11 1 0 3 0 1 0 4 0 0 0 0\n"  # not a partition: mmcblk1's are mmcblk1pN
+        b"7 0 loop0 1 0 9 0 1 0 9 0 0 0 0\n"
+        b"7 1 loop0p1 1 0 9 0 1 0 9 0 0 0 0\n"  # a partition of a skipped device
+    )
+    assert diskstats_totals(data) == (["nvme0n1", "sdp", "mmcblk1", "mmcblk11"], 107 * 512,
+                                      210 * 512)  # fmt: skip
+
+
+def _name_offset(line: bytes, expected: DiskstatsLine) -> int:
+    """Where the name token starts: after the tokens before it (blank-separated)."""
+    name_tok = DISK_LAYOUT[expected.nfields][0]
+    pos, tok = 0, -1
+    while True:
+        while line[pos : pos + 1] in (b" ", b"\t"):
+            pos += 1
+        tok += 1
+        if tok == name_tok:
+            return pos
+        while line[pos : pos + 1] not in (b" ", b"\t", b""):
+            pos += 1

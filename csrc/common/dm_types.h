@@ -9,18 +9,36 @@
 
 #include "danube_metrics.h"
 
+/* Fixed tables, and what going past each does (never a silent drop: docs/semantics.md).
+   DM_MAX_DISKS: macOS and Windows disks (Linux sizes its disk set at the choice: no limit);
+   past it their open fails the disk reading with an error naming the limit.
+   DM_MAX_IFACES: the names of one interface set (a user list, or an automatic choice on any
+   platform); past it the list is refused at open, or the network reading fails naming it. */
 #define DM_MAX_DISKS 1024
-#define DM_MAX_IFACES 64
+#define DM_MAX_IFACES 1024
 #define DM_NAME_MAX 32
+/* The longest interface name a list may give on Linux and macOS (IFNAMSIZ - 1). */
+#define DM_IFNAME_MAX 15
 
-/* The interfaces a network reading counts. */
+/* The interfaces a network reading counts. For DM_NET_PHYSICAL the names are in the order of
+   the file they were chosen from, which a kernel keeps from one read to the next:
+   dm_iface_set_find looks at `*hint` first. */
 typedef struct dm_iface_set {
     int mode; /* DM_NET_* */
     size_t n;
     char name[DM_MAX_IFACES][DM_NAME_MAX];
 } dm_iface_set;
-/* Fills `set` from a comma-separated list of names (DM_NET_USER_LIST). */
+/* Fills `set` from a list of names separated by commas or blanks (DM_NET_USER_LIST); a name
+   given twice is kept once. DM_E_INVALID for an empty list, more than
+   DM_MAX_IFACES names, or a name that is not a valid interface name: empty, longer than
+   `max_len` bytes, holding '/', a blank or a control byte, or "." or "..". */
 int dm_iface_set_from_list(const char *list, dm_iface_set *set);
+int dm_iface_set_from_list_max(const char *list, size_t max_len, dm_iface_set *set);
+/* Whether name[0..len) is a valid interface name of at most max_len bytes (see above). */
+int dm_iface_name_valid(const char *name, size_t len, size_t max_len);
+/* The index of name[0..len) in the set, or set->n. `hint` (may be NULL) is where to look
+   first, and is left just past the name found. */
+size_t dm_iface_set_find(const dm_iface_set *set, const char *name, size_t len, size_t *hint);
 
 /* What kind of figure a reading gives. */
 enum dm_figure {

@@ -10,9 +10,19 @@
 
 #include "dm_linux.h"
 
+/* m->ifaces_chosen for a user's list that net/dev could not yet be read to check (dm_linux.c
+   checks it at open when it can): 1 once checked. */
+#define DM_IFACES_UNCHECKED 2
+
+/* The disk set is sized here, once: as many whole disks as the file lists. */
 static int choose_disks(dm_monitor *m, dm_error *err)
 {
-    if (dm_diskstats_select(m->diskstats.buf, m->diskstats.len, &m->disks) != DM_OK) {
+    int r = dm_diskstats_select(m->diskstats.buf, m->diskstats.len, &m->disks);
+    if (r == DM_E_NOMEM) {
+        dm_set_error(err, DM_E_NOMEM, 0, m->diskstats.path, "out of memory");
+        return r;
+    }
+    if (r != DM_OK) {
         dm_set_error(err, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
         return DM_E_PARSE;
     }
@@ -135,7 +145,9 @@ static void choose_net_source(dm_monitor *m)
 }
 
 /* On a host, count interfaces that are not virtual (bridges, veth, ifb repeat the traffic of
-   the physical NIC); where there is none (a container's eth0 is a veth), count all but lo. */
+   the physical NIC); where there is none (a container's eth0 is a veth), count all but lo.
+   More physical interfaces than a set holds is an error naming the limit, never a sum of the
+   first ones. */
 static int choose_ifaces(dm_monitor *m, dm_error *err)
 {
     char path[4096];
@@ -152,14 +164,26 @@ static int choose_ifaces(dm_monitor *m, dm_error *err)
     while (has_virtual_dir && start < len) {
         dm_netdev_line d;
         size_t line_len = 0;
+        int r;
         while (start + line_len < len && buf[start + line_len] != '\n')
             line_len++;
-        if (dm_parse_netdev_line(buf + start, line_len, &d) == DM_OK &&
-            !(d.name_len == 2 && memcmp(buf + start + d.name_off, "lo", 2) == 0)) {
+        r = line_len == 0 ? DM_E_AGAIN : dm_parse_netdev_line(buf + start, line_len, &d);
+        if (r == DM_E_PARSE) {
+            m->ifaces.n = 0;
+            dm_set_error(err, DM_E_PARSE, 0, m->netdev.path, "malformed net/dev line");
+            return DM_E_PARSE;
+        }
+        if (r == DM_OK && !(d.name_len == 2 && memcmp(buf + start + d.name_off, "lo", 2) == 0)) {
             n = snprintf(path, sizeof path, "%s/sys/devices/virtual/net/%.*s", m->root,
                          (int)d.name_len, buf + start + d.name_off);
-            if (n > 0 && (size_t)n < sizeof path && !dm_is_dir(path) &&
-                m->ifaces.n < DM_MAX_IFACES) {
+            if (n > 0 && (size_t)n < sizeof path && !dm_is_dir(path)) {
+                if (m->ifaces.n == DM_MAX_IFACES) {
+                    m->ifaces.n = 0;
+                    dm_set_error(err, DM_E_UNSUPPORTED, 0, m->netdev.path,
+                                 "more than 1024 physical interfaces (DM_MAX_IFACES): name "
+                                 "the ones to count (interfaces=[...])");
+                    return DM_E_UNSUPPORTED;
+                }
                 memcpy(m->ifaces.name[m->ifaces.n], buf + start + d.name_off, d.name_len);
                 m->ifaces.name[m->ifaces.n][d.name_len] = '\0';
                 m->ifaces.n++;
@@ -170,7 +194,24 @@ static int choose_ifaces(dm_monitor *m, dm_error *err)
     if (m->ifaces.n == 0)
         m->ifaces.mode = DM_NET_ALL_BUT_LO;
     m->ifaces_chosen = 1;
-    (void)err;
+    return DM_OK;
+}
+
+/* A user's list not yet checked against net/dev (it could not be read at open): a name it
+   does not list is an error, not an interface that reads 0 B/s forever. */
+static int check_user_list(dm_monitor *m, dm_error *err)
+{
+    size_t missing;
+    if (dm_netdev_find_missing(m->netdev.buf, m->netdev.len, &m->ifaces, &missing) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, m->netdev.path, "malformed net/dev line");
+        return DM_E_PARSE;
+    }
+    if (missing < m->ifaces.n) {
+        dm_set_error(err, DM_E_UNSUPPORTED, 0, m->ifaces.name[missing],
+                     "interface named in the list is not in /proc/net/dev");
+        return DM_E_UNSUPPORTED;
+    }
+    m->ifaces_chosen = 1;
     return DM_OK;
 }
 
@@ -243,6 +284,8 @@ static int read_network(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm
         return r;
     if (!m->ifaces_chosen && (r = choose_ifaces(m, err)) != DM_OK)
         return r;
+    if (m->ifaces_chosen == DM_IFACES_UNCHECKED && (r = check_user_list(m, err)) != DM_OK)
+        return r;
     if (!m->net_source_chosen) {
         choose_net_source(m);
         if (m->net_stat != NULL && sum_net_files(m, c->v) == 0)
@@ -264,4 +307,5 @@ void dm_host_close(dm_monitor *m)
 {
     free_files(&m->disk_stat, m->disks.n);
     free_files(&m->net_stat, 2 * m->ifaces.n);
+    dm_disk_set_free(&m->disks);
 }

@@ -3,11 +3,37 @@
    side of the public calls. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dm_linux.h"
+
+/* A user's list names interfaces of /proc/net/dev as it is at open: an unknown name (a typo)
+   fails the open, naming it, instead of reading 0 B/s forever. The message is written into the
+   caller's error_path buffer, which outlives the monitor. */
+static int check_interfaces(dm_monitor *m, const dm_options *opts, dm_error *e)
+{
+    size_t missing;
+    int r = dm_netdev_find_missing(m->netdev.buf, m->netdev.len, &m->ifaces, &missing);
+    if (r != DM_OK) {
+        dm_set_error(e, DM_E_PARSE, 0, m->netdev.path, "malformed net/dev line");
+        return DM_E_PARSE;
+    }
+    if (missing == m->ifaces.n) {
+        m->ifaces_chosen = 1;
+        return DM_OK;
+    }
+    if (opts->error_path != NULL && opts->error_path_len > 0) {
+        snprintf(opts->error_path, opts->error_path_len, "interface \"%s\" is not in %s",
+                 m->ifaces.name[missing], m->netdev.path);
+        dm_set_error(e, DM_E_INVALID, 0, NULL, opts->error_path);
+    } else {
+        dm_set_error(e, DM_E_INVALID, 0, NULL, "an interface named is not in /proc/net/dev");
+    }
+    return DM_E_INVALID;
+}
 
 int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
 {
@@ -40,10 +66,11 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         if (dm_iface_set_from_list(opts->interfaces, &m->ifaces) != DM_OK) {
             dm_monitor_close(m);
             dm_set_error(err, DM_E_INVALID, 0, NULL,
-                      "bad interface list (comma-separated names, at most 64, each < 32 bytes)");
+                         "bad interface list (comma-separated names, at most 1024, each of "
+                         "1 to 15 bytes without '/', blanks or control bytes, not . or ..)");
             return DM_E_INVALID;
         }
-        m->ifaces_chosen = 1;
+        m->ifaces_chosen = 2; /* checked against net/dev below, or at its first good read */
     }
     /* Size the whole-file buffers, then take the baseline of every metric. A file that cannot
        be read now is retried at each sample; only a root where nothing is readable fails. */
@@ -65,6 +92,9 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
     }
     if (readable == 0)
         return dm_fail_open(m, opts, first, err);
+    if (m->ifaces_chosen == 2 && m->netdev.len > 0 &&
+        (r = check_interfaces(m, opts, &e)) != DM_OK)
+        return dm_fail_open(m, opts, e, err);
     if (m->head.kind == DM_KIND_CGROUP) {
         if ((r = dm_cgroup_open(m, &e)) != DM_OK)
             return dm_fail_open(m, opts, e, err);

@@ -25,7 +25,8 @@ void dm_cpu_busy_idle(const dm_cpu_times *t, uint64_t *busy, uint64_t *idle);
    Shmem on kernels without MemAvailable (has_mem_available then 0). */
 int dm_parse_meminfo(const char *buf, size_t len, dm_meminfo *out);
 
-/* One /proc/diskstats line (without its newline). name is an offset into the line. */
+/* One /proc/diskstats line (without its newline). name is an offset into the line; a name
+   holding a NUL byte, or "." or "..", is malformed (it would name another device's files). */
 typedef struct dm_diskstats_line {
     uint32_t major, minor;
     size_t name_off, name_len;
@@ -34,16 +35,24 @@ typedef struct dm_diskstats_line {
 } dm_diskstats_line;
 int dm_parse_diskstats_line(const char *line, size_t len, dm_diskstats_line *out);
 
+/* The whole disks chosen from a diskstats file, as many as it lists: dm_diskstats_select
+   sizes the tables (the one allocation of the disk reading, at its choice), dm_disk_set_free
+   frees them. */
 typedef struct dm_disk_set {
     size_t n;
-    uint64_t dev[DM_MAX_DISKS]; /* major << 32 | minor */
-    char name[DM_MAX_DISKS][DM_NAME_MAX];
+    uint64_t *dev;             /* n: major << 32 | minor, in file order */
+    char (*name)[DM_NAME_MAX]; /* n */
+    uint32_t *slot;            /* nslots: 1 + the index of the disk whose dev hashes there */
+    size_t nslots;             /* 0, or a power of two above 2n */
 } dm_disk_set;
-/* Picks the whole disks of a diskstats file: no partitions, loop, ram, zram, dm-*, md*. */
+/* Picks the whole disks of a diskstats file: no partitions, loop, ram, zram, dm-*, md*.
+   Linear in the file's size. `out` is zeroed or a set filled before (its tables are freed
+   first). DM_E_PARSE on a malformed line, DM_E_NOMEM. */
 int dm_diskstats_select(const char *buf, size_t len, dm_disk_set *out);
-/* Bytes read and written by the disks in `set` (512-byte sectors). */
+void dm_disk_set_free(dm_disk_set *set);
 /* The name of the i-th disk in the set, or NULL. */
 const char *dm_disk_set_name(const dm_disk_set *set, size_t i);
+/* Bytes read and written by the disks in `set` (512-byte sectors). */
 int dm_diskstats_sum(const char *buf, size_t len, const dm_disk_set *set, uint64_t *read_bytes,
                      uint64_t *written_bytes);
 
@@ -58,11 +67,16 @@ typedef struct dm_netdev_line {
     size_t name_off, name_len;
     uint64_t rx_bytes, tx_bytes;
 } dm_netdev_line;
-/* DM_OK for an interface line, DM_E_AGAIN for a header line, DM_E_PARSE otherwise. */
+/* DM_OK for an interface line, DM_E_AGAIN for a header line, DM_E_PARSE otherwise: a name
+   holding a NUL byte or '/', or "." or "..", is malformed (no kernel makes one). */
 int dm_parse_netdev_line(const char *line, size_t len, dm_netdev_line *out);
 
 int dm_netdev_sum(const char *buf, size_t len, const dm_iface_set *set, uint64_t *rx_bytes,
                   uint64_t *tx_bytes);
+/* The first name of `set` that the net/dev file does not list (*missing = its index), or
+   *missing = set->n when it lists them all. DM_E_PARSE on a malformed line. */
+int dm_netdev_find_missing(const char *buf, size_t len, const dm_iface_set *set,
+                           size_t *missing);
 
 /* ---- cgroup files ----------------------------------------------------------------------- */
 
