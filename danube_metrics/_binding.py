@@ -83,6 +83,7 @@ class EnvironmentInfo(NamedTuple):
     online_cpus: int
     memory_limit_bytes: int
     memory_total_bytes: int
+    disk_note: Optional[str]
 
 
 # The six figures lead dm_sample, which leads dm_call: one unpack reads them (cheaper than six
@@ -288,6 +289,7 @@ class MonitorHandle:
             env.online_cpus,
             env.memory_limit_bytes,
             env.memory_total_bytes,
+            _text(env.disk_note),
         )
 
     def sample_files(self, metrics: int) -> list[str]:

@@ -185,6 +185,8 @@ class Environment:
     :ivar cpu_capacity_cores: what CPU % is taken against (the limit, else online CPUs).
     :ivar memory_capacity_bytes: what memory % is taken against (the limit, else MemTotal).
     :ivar signals: the container signs seen (/.dockerenv, environment variables, cgroup paths).
+    :ivar disk_note: why the disk figure is not given, or not yet proven right (cgroup v1
+        blkio, which the kernel does not always count), or None.
     """
 
     kind: str
@@ -195,6 +197,7 @@ class Environment:
     cpu_capacity_cores: float
     memory_capacity_bytes: int
     signals: tuple[str, ...] = ()
+    disk_note: Optional[str] = None
 
     def describe(self) -> str:
         """One line: where, which cgroup, and the limits the percentages are taken against."""
@@ -211,7 +214,8 @@ class Environment:
             mem = f"memory limit {_mib(self.memory_limit_bytes)}"
         else:
             mem = f"no memory limit ({_mib(self.memory_capacity_bytes)})"
-        return f"{self.kind}, {cg}, {cpu}, {mem}"
+        disk = f"; disk: {self.disk_note}" if self.disk_note else ""
+        return f"{self.kind}, {cg}, {cpu}, {mem}{disk}"
 
 
 def _mib(n: int) -> str:
@@ -400,6 +404,7 @@ class CgroupResourceMonitor(_LinuxMonitor):
             cpu_capacity_cores=info.cpu_limit_cores,
             memory_capacity_bytes=info.memory_total_bytes,
             signals=self._signals,
+            disk_note=info.disk_note,
         )
 
     @property
@@ -409,8 +414,10 @@ class CgroupResourceMonitor(_LinuxMonitor):
 
     def describe(self) -> str:
         info = self._handle.environment()
+        disk = f"; disk: {info.disk_note}" if info.disk_note else ""
         return (
-            f"cgroup v{info.cgroup_version} monitor ({info.cgroup_dir}; interfaces: {self._nics()})"
+            f"cgroup v{info.cgroup_version} monitor ({info.cgroup_dir}; interfaces: "
+            f"{self._nics()}{disk})"
         )
 
 

@@ -15,6 +15,7 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple, Optional
@@ -356,15 +357,35 @@ def parse_keyed(data: bytes, key: str, hint: Optional[list[int]] = None) -> int:
             hint[0] = int(c_hint[0])
 
 
-def parse_io_stat(data: bytes) -> tuple[int, int]:
-    """v2 io.stat: (rbytes, wbytes) summed over devices."""
-    rbytes, wbytes = _numbers("io.stat", lib.dm_parse_io_stat, data, 2)
+class DiskSet:
+    """A dm_disk_set of the given (major, minor) devices, built the way the monitor builds one:
+    dm_diskstats_select over a diskstats file listing them as whole disks."""
+
+    def __init__(self, devices: Sequence[tuple[int, int]]) -> None:
+        def name(i: int) -> str:  # letters only: no name is another's partition
+            return "wd" + "".join(chr(97 + int(d)) for d in str(i))
+
+        text = "".join(f"{ma} {mi} {name(i)} 0 0 0 0 0 0 0 0 0 0 0\n" for i, (ma, mi) in
+                       enumerate(devices))  # fmt: skip
+        buf = text.encode()
+        self.c: Any = ffi.gc(ffi.new("dm_disk_set *"), lib.dm_disk_set_free)
+        if lib.dm_diskstats_select(buf, len(buf), self.c) != lib.DM_OK:
+            raise ValueError(f"devices {devices!r}")
+        assert self.c.n == len(devices)
+
+
+def parse_io_stat(data: bytes, disks: Optional[DiskSet] = None) -> tuple[int, int]:
+    """v2 io.stat: (rbytes, wbytes) summed over the devices of `disks` (all if None)."""
+    keep = disks.c if disks is not None else ffi.NULL
+    rbytes, wbytes = _numbers("io.stat", lib.dm_parse_io_stat, data, 2, keep)
     return rbytes, wbytes
 
 
-def parse_blkio_bytes(data: bytes) -> tuple[int, int]:
-    """v1 blkio io_service_bytes: (read, write) summed over devices."""
-    read, write = _numbers("blkio", lib.dm_parse_blkio_bytes, data, 2)
+def parse_blkio_bytes(data: bytes, disks: Optional[DiskSet] = None) -> tuple[int, int]:
+    """v1 blkio io_service_bytes: (read, write) summed over the devices of `disks` (all if
+    None)."""
+    keep = disks.c if disks is not None else ffi.NULL
+    read, write = _numbers("blkio", lib.dm_parse_blkio_bytes, data, 2, keep)
     return read, write
 
 

@@ -32,6 +32,7 @@ from danube_metrics import (
     NotSupportedError,
     ParseError,
     ReadingError,
+    _binding,
     create_resource_monitor,
 )
 
@@ -78,6 +79,13 @@ def without_signals(env: Environment) -> Environment:
     return dataclasses.replace(env, signals=())
 
 
+# At open a v1 blkio file has not yet been seen to count (the kernel may not count it).
+V1_NOT_YET_SEEN = (
+    "cgroup v1 blkio not yet seen to count: the disks have moved less than 1 MiB since the "
+    "monitor opened"
+)
+
+
 class Case(NamedTuple):
     cpu: float
     memory: float
@@ -115,7 +123,16 @@ CASES = {
         # the throttle file; the CFQ file beside it moved by 99999999 and must not count
         DiskIOStats((1458176 - 1048576) / 2, (1343488 - 524288) / 2),
         NetworkIOStats((9000 - 1000) / 2, (3000 - 1000) / 2),
-        Environment("docker", 1, f"/docker/{DOCKER_ID}", 0.5, 268435456, 0.5, 268435456),
+        Environment(
+            "docker",
+            1,
+            f"/docker/{DOCKER_ID}",
+            0.5,
+            268435456,
+            0.5,
+            268435456,
+            disk_note=V1_NOT_YET_SEEN,
+        ),
         # the mount root /docker/<id> stripped: not .../memory/docker/<id> (automaxprocs#85)
         "sys/fs/cgroup/memory",
         ["*"],
@@ -128,7 +145,9 @@ CASES = {
         DiskIOStats((3000000 - 2000000) / 2, (7000000 - 4000000) / 2),
         # a host: eth0 is physical, lo virtual
         NetworkIOStats((140000 - 100000) / 2, (210000 - 200000) / 2),
-        Environment("host", 1, "/user.slice", None, None, 4.0, 8000000 * KIB),
+        Environment(
+            "host", 1, "/user.slice", None, None, 4.0, 8000000 * KIB, disk_note=V1_NOT_YET_SEEN
+        ),
         "sys/fs/cgroup/memory/user.slice",
         ["eth0"],
     ),
@@ -180,9 +199,11 @@ def test_docker_kind_comes_from_the_cgroup_path(tree_factory: TreeFactory) -> No
         assert f"docker: cgroup path /docker/{DOCKER_ID}" in env.signals
         assert env.describe() == (
             f"docker, cgroup v1 /docker/{DOCKER_ID}, CPU limit 0.5 cores, memory limit 256 MiB"
+            f"; disk: {V1_NOT_YET_SEEN}"
         )
         assert mon.describe() == (
-            f"cgroup v1 monitor ({tree.root}/{DOCKER_MEM[:-1]}; interfaces: all but lo)"
+            f"cgroup v1 monitor ({tree.root}/{DOCKER_MEM[:-1]}; interfaces: all but lo; "
+            f"disk: {V1_NOT_YET_SEEN})"
         )
 
 
@@ -725,9 +746,11 @@ def test_cgroup_io_file_growing_past_its_buffer_is_handled(
     tree_factory: TreeFactory, case: str, rel: str
 ) -> None:
     tree = tree_factory(case)
-    # A real container has /proc/diskstats (the host monitor's file; the cgroup one does not
-    # read it).
-    tree.write("proc/diskstats", "   8       0 sda 1 0 8 0 0 0 0 0 0 0 0\n")
+    # The devices' lines count where /proc/diskstats lists them as whole disks.
+    tree.write(
+        "proc/diskstats",
+        " 259       0 nvme0n1 1 0 8 0 0 0 0 0 0 0 0\n   8       0 sda 1 0 8 0 0 0 0 0 0 0 0\n",
+    )
     with open_cgroup(tree, min_interval=0) as mon:
         base = tree.read(rel)
         # Volumes are attached: 300 more devices, far beyond the buffer sized at open.
@@ -1109,3 +1132,81 @@ def test_a_bad_limit_at_creation_keeps_the_cgroup_monitor_without_other_signs(
         assert isinstance(mon, CgroupResourceMonitor)
         assert "could not be read" in mon.selection_reason
         assert mon.environment.memory_capacity_bytes == 0  # unknown until it parses
+
+
+# ---- Container disk bytes: each once, and only where the kernel counts them (issue 11) -------
+
+HYBRID_BLKIO = "sys/fs/cgroup/blkio/"
+BLKIO_THROTTLE = "blkio.throttle.io_service_bytes_recursive"
+
+
+def _blkio(read: int) -> str:
+    return f"8:0 Read {read}\n8:0 Write 0\n8:0 Total {read}\nTotal {read}\n"
+
+
+def _sda(sectors_read: int) -> str:
+    return f"   8       0 sda 1000 0 {sectors_read} 100 2000 0 16000 200 0 300 300 0 0 0 0\n"
+
+
+def test_a_stacked_device_and_its_disk_count_once(tree_factory: TreeFactory) -> None:
+    # Fault 6: LVM or dm-crypt on sda: io.stat lists dm-0 (253:0) and sda with the same bytes.
+    tree = tree_factory("cgroup-k8s-v2-ns")
+    stat = K8S + "io.stat"
+    tree.write(
+        stat, "253:0 rbytes=1000 wbytes=0 rios=1 wios=0\n8:0 rbytes=1000 wbytes=0 rios=1 wios=0\n"
+    )
+    with open_cgroup(tree) as mon:
+        tree.write(
+            stat,
+            "253:0 rbytes=9000 wbytes=0 rios=2 wios=0\n8:0 rbytes=9000 wbytes=0 rios=2 wios=0\n",
+        )
+        r = mon._sample_at(T0 + 2 * SECOND)
+        assert r.errors == {}
+        assert r.disk == DiskIOStats((9000 - 1000) / 2, 0.0)  # not twice that
+        assert "dm-0" not in mon._handle.disks() and "sda" in mon._handle.disks()
+
+
+def test_v1_blkio_that_stays_still_while_the_disks_move_is_not_a_zero(
+    tree_factory: TreeFactory,
+) -> None:
+    # Fault 1: the kernel counts blkio.throttle.* only where throttling rules exist; elsewhere
+    # it stays at 0 while the disks write hundreds of MiB/s. The top of the hierarchy the
+    # process sees (here the root, on a hybrid host) not moving while the disks do says so.
+    tree = tree_factory("cgroup-hybrid-host")
+    top, own = HYBRID_BLKIO + BLKIO_THROTTLE, HYBRID_BLKIO + "user.slice/" + BLKIO_THROTTLE
+    tree.write(top, _blkio(0))
+    tree.write(own, _blkio(0))
+    tree.write("proc/diskstats", _sda(8000))
+    with open_cgroup(tree) as mon:
+        assert mon.environment.disk_note == V1_NOT_YET_SEEN
+        # Under 1 MiB through the disks: not proven either way, and 0 is the figure.
+        tree.write("proc/diskstats", _sda(8000 + 1000))
+        r = mon._sample_at(T0 + SECOND)
+        assert r.errors == {} and r.disk == DiskIOStats(0.0, 0.0)
+        # 4 MiB more while blkio stays still: it does not count here, and says so.
+        tree.write("proc/diskstats", _sda(8000 + 1000 + 8192))
+        r = mon._sample_at(T0 + 2 * SECOND)
+        err = r.errors["disk"]
+        assert isinstance(err, NotSupportedError), err
+        assert err.filename == f"{tree.root}/{top}" and "does not count" in str(err)
+        assert "does not count" in (mon.environment.disk_note or "")
+        assert "does not count" in mon.describe()
+        assert r.cpu_percent is not None and r.memory_percent is not None
+        # A throttle rule is set after all: blkio moves, and counts from then on.
+        tree.write(top, _blkio(2_000_000))
+        tree.write(own, _blkio(2_000_000))
+        r = mon._sample_at(T0 + 4 * SECOND)
+        assert "disk" not in r.errors, r.errors
+        assert r.disk == DiskIOStats(2_000_000 / 3, 0.0)  # since the last figure, at T0 + 1 s
+        assert mon.environment.disk_note is None
+
+
+def test_v1_blkio_that_moves_counts_without_further_checks(tree_factory: TreeFactory) -> None:
+    tree = tree_factory("cgroup-docker-v1")  # the mount root is the container's own cgroup
+    with open_cgroup(tree) as mon:
+        tree.advance()  # its blkio file moves
+        r = mon._sample_at(T0 + 2 * SECOND)
+        assert r.errors == {}
+        assert mon.environment.disk_note is None
+        files = mon._handle.sample_files(_binding.DISK)
+        assert not any(f.endswith("/proc/diskstats") for f in files), files

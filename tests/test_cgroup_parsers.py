@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from internals import (
     CGROUP_CONTROLLERS,
     NO_LIMIT,
+    DiskSet,
     MountinfoLine,
     ffi,
     lib,
@@ -1233,3 +1234,39 @@ def cgroup_subpath(path: bytes, mount_root: bytes) -> Any:
 def test_cgroup_path_against_the_mount_root(path: bytes, mount_root: bytes, expected: Any) -> None:
     codes = {"unsupported": lib.DM_E_UNSUPPORTED, "parse": lib.DM_E_PARSE}
     assert cgroup_subpath(path, mount_root) == codes.get(expected, expected)
+
+
+# ---- Stacked devices count once (issue 11, fault 6) ------------------------------------------
+
+# LVM on sda: io.stat and blkio list the dm device and the disk under it, each with the bytes
+# that went through it (a bio is charged to dm-0, then again as its clone reaches sda).
+STACKED_IO_STAT = (
+    b"253:0 rbytes=4096000 wbytes=8192000 rios=100 wios=200 dbytes=0 dios=0\n"
+    b"8:0 rbytes=4096000 wbytes=8192000 rios=100 wios=200 dbytes=0 dios=0\n"
+    b"259:0 rbytes=1000 wbytes=2000 rios=1 wios=2 dbytes=0 dios=0\n"
+)
+STACKED_BLKIO = (
+    b"253:0 Read 4096000\n253:0 Write 8192000\n253:0 Total 12288000\n"
+    b"8:0 Read 4096000\n8:0 Write 8192000\n8:0 Total 12288000\n"
+    b"259:0 Read 1000\n259:0 Write 2000\n259:0 Total 3000\nTotal 12291000\n"
+)
+WHOLE_DISKS = [(8, 0), (259, 0)]  # what /proc/diskstats's whole disks are: not dm-0
+
+
+@pytest.mark.parametrize(
+    ("parse", "data"), [(parse_io_stat, STACKED_IO_STAT), (parse_blkio_bytes, STACKED_BLKIO)]
+)
+def test_stacked_devices_count_once(parse: Callable[..., tuple[int, int]], data: bytes) -> None:
+    assert parse(data) == (2 * 4096000 + 1000, 2 * 8192000 + 2000)  # every line: twice
+    assert parse(data, DiskSet(WHOLE_DISKS)) == (4096000 + 1000, 8192000 + 2000)
+    assert parse(data, DiskSet([(259, 0)])) == (1000, 2000)
+    assert parse(data, DiskSet([])) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "line", [b"8:0x rbytes=1 wbytes=1\n", b"8: rbytes=1 wbytes=1\n", b":0 rbytes=1 wbytes=1\n",
+             b"4294967296:0 rbytes=1 wbytes=1\n", b"8:0:1 rbytes=1 wbytes=1\n"],
+)  # fmt: skip
+def test_io_stat_device_is_two_decimals_around_a_colon(line: bytes) -> None:
+    with pytest.raises(ParseError):
+        parse_io_stat(line)

@@ -338,6 +338,68 @@ def test_disk_write_and_read_bytes_are_counted(disk_dir: Path) -> None:
     assert 0.9 * WRITE_SIZE <= read_bytes <= 3 * WRITE_SIZE + 16 * MiB
 
 
+# In a blkio cgroup of its own, a child opens the cgroup monitor, writes CGROUP_WRITE bytes with
+# O_DIRECT (straight to the disk, charged to its cgroup) and reads the disk figure: the bytes
+# written, or the NotSupportedError that says blkio does not count them. Never a quiet 0.
+CGROUP_DISK_CHILD = """
+import json, mmap, os, sys, time
+from danube_metrics import CgroupResourceMonitor, NotSupportedError, _binding
+target, size = sys.argv[1], int(sys.argv[2])
+mon = CgroupResourceMonitor(min_interval=0)
+time.sleep(0.02)
+t0 = _binding.monotonic_ns()
+first = mon._handle.sample_raw(_binding.DISK, t0)
+buf = mmap.mmap(-1, 1 << 20)
+buf.write(b"\\x5a" * (1 << 20))
+fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o600)
+for _ in range(size >> 20):
+    os.write(fd, buf)
+os.fsync(fd)
+os.close(fd)
+time.sleep(0.02)
+t1 = _binding.monotonic_ns()
+raw = mon._handle.sample_raw(_binding.DISK, t1)
+err = raw.disk_error or first.disk_error
+print(json.dumps({
+    "written": raw.figures.disk.write_bytes_per_sec * (t1 - t0) / 1e9 if err is None else None,
+    "error": None if err is None else type(err).__name__ + ": " + str(err),
+    "note": mon.environment.disk_note,
+    "describe": mon.describe(),
+}))
+"""
+CGROUP_WRITE = 64 * MiB
+
+
+def test_cgroup_disk_counts_writes_or_says_why(disk_dir: Path) -> None:
+    """Issue 11, fault 1: on a v1 kernel whose blkio does not count (no throttle rules), the
+    cgroup monitor read 0 B/s while dd wrote hundreds of MiB/s. In a cgroup made here, O_DIRECT
+    writes of a known size come out as those bytes, or as NotSupportedError saying why."""
+    blkio = Path("/sys/fs/cgroup/blkio")
+    if os.geteuid() != 0 or not (blkio / "cgroup.procs").exists():
+        pytest.skip("needs root and a mounted cgroup v1 blkio hierarchy (this is a v1 test)")
+    group = blkio / f"dm-test-{os.getpid()}"
+    group.mkdir()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.readline(); exec(sys.stdin.read())",
+             str(disk_dir / "payload"), str(CGROUP_WRITE)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=NEUTRAL_CWD,
+        )  # fmt: skip
+        (group / "cgroup.procs").write_text(str(child.pid))  # before it opens the monitor
+        out, err = child.communicate("go\n" + CGROUP_DISK_CHILD, timeout=120)
+    finally:
+        group.rmdir()
+    assert child.returncode == 0, err
+    doc = json.loads(out)
+    print("cgroup disk:", doc)
+    if doc["error"] is not None:
+        assert doc["error"].startswith("NotSupportedError") and "does not count" in doc["error"]
+        assert "does not count" in (doc["note"] or "") and "does not count" in doc["describe"]
+    else:
+        assert 0.9 * CGROUP_WRITE <= doc["written"] <= 1.5 * CGROUP_WRITE + 4 * MiB, doc
+
+
 def test_disk_rates_are_per_resource(disk_dir: Path) -> None:
     """Reading the network must not move the disk's interval (docs/semantics.md, "Rates in
     general")."""

@@ -87,6 +87,7 @@ typedef struct dm_environment {
     uint32_t online_cpus;        /* CPUs online on the machine */
     uint64_t memory_limit_bytes; /* tightest limit along the path; 0 when none */
     uint64_t memory_total_bytes; /* the capacity memory % is taken against */
+    const char *disk_note;       /* why the disk figure is not given (or not yet proven), or NULL */
 } dm_environment;
 
 typedef struct dm_monitor dm_monitor;

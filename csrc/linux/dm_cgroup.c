@@ -299,7 +299,7 @@ void dm_cgroup_init(dm_monitor *m)
     size_t i;
     cg->proc_cgroup.fd = cg->mountinfo.fd = -1;
     cg->cpu_usage.fd = cg->cpuset.fd = cg->online.fd = -1;
-    cg->mem_usage.fd = cg->mem_stat.fd = cg->io.fd = -1;
+    cg->mem_usage.fd = cg->mem_stat.fd = cg->io.fd = cg->io_top.fd = -1;
     for (i = 0; i < DM_CG_MAX_DEPTH; i++)
         cg->cpu_quota[i].fd = cg->cpu_period[i].fd = cg->mem_limit[i].fd = -1;
 }
@@ -424,6 +424,14 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
                 cg->has_io = open_in(&cg->io, io_dir, blkio_files[i], 1, 0, &e) == DM_OK;
                 if (!cg->has_io)
                     dm_file_free(&cg->io);
+    dm_file_free(&cg->io_top);
+            }
+            /* The same file at the top of the hierarchy we see, to tell whether it counts. */
+            if (cg->has_io && strcmp(io_dir, io_mount) != 0) {
+                cg->has_io_top =
+                    open_in(&cg->io_top, io_mount, blkio_files[i - 1], 1, 0, &e) == DM_OK;
+                if (!cg->has_io_top)
+                    dm_file_free(&cg->io_top);
             }
         }
         if ((r = open_levels(cpu_dir, cpu_mount, "cpu.cfs_quota_us", cg->cpu_quota,
@@ -575,6 +583,83 @@ static int read_memory(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_
     return DM_OK;
 }
 
+/* Bytes read and written by the machine's whole disks (/proc/diskstats), choosing them at the
+   first good read: the devices whose lines of io.stat or blkio count. */
+static int whole_disks(dm_monitor *m, uint64_t *read_bytes, uint64_t *written_bytes,
+                       dm_error *err)
+{
+    int r;
+    if ((r = dm_file_read(&m->diskstats, err)) != DM_OK)
+        return r;
+    if (!m->disks_chosen) {
+        r = dm_diskstats_select(m->diskstats.buf, m->diskstats.len, &m->disks);
+        if (r != DM_OK) {
+            dm_set_error(err, r, 0, m->diskstats.path,
+                         r == DM_E_NOMEM ? "out of memory" : "malformed diskstats line");
+            return r;
+        }
+        m->disks_chosen = 1;
+    }
+    if (read_bytes == NULL)
+        return DM_OK;
+    if (dm_diskstats_sum(m->diskstats.buf, m->diskstats.len, &m->disks, read_bytes,
+                         written_bytes) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
+        return DM_E_PARSE;
+    }
+    return DM_OK;
+}
+
+static int parse_io(const dm_monitor *m, const struct dm_file *f, uint64_t v[2], dm_error *err)
+{
+    int r = m->cg.version == 2 ? dm_parse_io_stat(f->buf, f->len, &m->disks, &v[0], &v[1])
+                               : dm_parse_blkio_bytes(f->buf, f->len, &m->disks, &v[0], &v[1]);
+    if (r != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, f->path, "malformed line");
+        return DM_E_PARSE;
+    }
+    return DM_OK;
+}
+
+/* v1: whether the blkio file counts. The kernel counts blkio.throttle.* only where throttling is
+   active for the device (a rule set on it), and the CFQ/BFQ files only under those schedulers:
+   otherwise they stay at 0 while the disks work. The top of the hierarchy we see moving proves
+   it counts; the disks moving DM_IO_PROOF_BYTES while it stays still says it does not (or that
+   none of that I/O was ours, which cannot be told apart: no figure is given then either). */
+static int check_io_counts(dm_monitor *m, const uint64_t own[2], dm_error *err)
+{
+    struct dm_cgroup *cg = &m->cg;
+    uint64_t top[2], disk[2];
+    int r;
+    if (cg->has_io_top) {
+        if ((r = dm_file_read(&cg->io_top, err)) != DM_OK || (r = parse_io(m, &cg->io_top, top,
+                                                                            err)) != DM_OK)
+            return r;
+    } else {
+        top[0] = own[0], top[1] = own[1];
+    }
+    if ((r = whole_disks(m, &disk[0], &disk[1], err)) != DM_OK)
+        return r;
+    if (!cg->io_based) {
+        cg->io_top_base = top[0] + top[1];
+        cg->disk_base = disk[0] + disk[1];
+        cg->io_based = 1;
+    }
+    if (top[0] + top[1] != cg->io_top_base) {
+        cg->io_verdict = DM_IO_COUNTING;
+        dm_file_free(&cg->io_top); /* no longer needed */
+        cg->has_io_top = 0;
+    } else if (disk[0] + disk[1] - cg->disk_base >= DM_IO_PROOF_BYTES) {
+        cg->io_verdict = DM_IO_UNCOUNTED; /* until the file is seen to move */
+    }
+    return DM_OK;
+}
+
+static const char IO_UNCOUNTED[] =
+    "cgroup v1 blkio does not count this I/O: the disks moved 1 MiB or more while this "
+    "hierarchy's blkio file stayed still (the kernel counts blkio.throttle.* only where "
+    "throttling rules are set on the device); no per-cgroup disk figure";
+
 static int read_disk(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
 {
     struct dm_cgroup *cg = &m->cg;
@@ -586,16 +671,36 @@ static int read_disk(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_er
                                       : "no blkio io_service_bytes file for this cgroup");
         return DM_E_UNSUPPORTED;
     }
-    if ((r = dm_file_read(&cg->io, err)) != DM_OK)
+    /* Only whole disks count: a dm or md device and the disks under it list the same bytes. */
+    if (!m->disks_chosen && (r = whole_disks(m, NULL, NULL, err)) != DM_OK)
         return r;
-    r = cg->version == 2 ? dm_parse_io_stat(cg->io.buf, cg->io.len, &c->v[0], &c->v[1])
-                         : dm_parse_blkio_bytes(cg->io.buf, cg->io.len, &c->v[0], &c->v[1]);
-    if (r != DM_OK) {
-        dm_set_error(err, DM_E_PARSE, 0, cg->io.path, "malformed line");
-        return DM_E_PARSE;
+    if ((r = dm_file_read(&cg->io, err)) != DM_OK || (r = parse_io(m, &cg->io, c->v, err)) != DM_OK)
+        return r;
+    if (cg->version == 1 && cg->io_verdict != DM_IO_COUNTING) {
+        if ((r = check_io_counts(m, c->v, err)) != DM_OK)
+            return r;
+        if (cg->io_verdict == DM_IO_UNCOUNTED) {
+            dm_set_error(err, DM_E_UNSUPPORTED, 0,
+                         cg->has_io_top ? cg->io_top.path : cg->io.path, IO_UNCOUNTED);
+            return DM_E_UNSUPPORTED;
+        }
     }
     c->source = cg->io.path;
     return DM_OK;
+}
+
+const char *dm_cgroup_disk_note(const dm_monitor *m)
+{
+    const struct dm_cgroup *cg = &m->cg;
+    if (!cg->has_io)
+        return cg->version == 2 ? "no io.stat: the io controller is not enabled here"
+                                : "no blkio io_service_bytes file for this cgroup";
+    if (cg->version == 1 && cg->io_verdict == DM_IO_UNCOUNTED)
+        return IO_UNCOUNTED;
+    if (cg->version == 1 && cg->io_verdict == DM_IO_QUIET)
+        return "cgroup v1 blkio not yet seen to count: the disks have moved less than 1 MiB "
+               "since the monitor opened";
+    return NULL;
 }
 
 const struct dm_reading dm_cgroup_cpu = {DM_FIGURE_PER_SECOND, read_cpu, cpu_percent};
@@ -614,5 +719,9 @@ int dm_cgroup_grow(dm_monitor *m, unsigned metrics, dm_error *err)
         r = dm_file_fit(&m->meminfo, err);
     if ((metrics & DM_DISK) && cg->has_io && r == DM_OK)
         r = dm_file_fit(&cg->io, err);
+    if ((metrics & DM_DISK) && cg->has_io_top && r == DM_OK)
+        r = dm_file_fit(&cg->io_top, err);
+    if ((metrics & DM_DISK) && r == DM_OK)
+        r = dm_file_fit(&m->diskstats, err);
     return r;
 }

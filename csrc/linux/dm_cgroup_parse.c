@@ -414,7 +414,30 @@ int dm_parse_keyed_u64(const char *buf, size_t len, const char *key, size_t *hin
     return DM_E_PARSE;
 }
 
-int dm_parse_io_stat(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wbytes)
+/* The "MAJ:MIN" that starts a line of io.stat or blkio, line[0..end) (end at its first
+   blank): 1, or 0 if it is not two decimals of at most 32 bits around a colon. */
+static int device_of(const char *line, size_t end, uint64_t *dev)
+{
+    uint64_t part[2] = {0, 0};
+    size_t pos = 0;
+    int k;
+    for (k = 0; k < 2; k++) {
+        size_t start = pos;
+        while (pos < end && dm_is_digit(line[pos]) && pos - start < 10)
+            part[k] = part[k] * 10 + (uint64_t)(line[pos++] - '0');
+        if (pos == start || part[k] > UINT32_MAX)
+            return 0;
+        if (k == 0 && (pos >= end || line[pos++] != ':'))
+            return 0;
+    }
+    if (pos != end)
+        return 0;
+    *dev = part[0] << 32 | part[1];
+    return 1;
+}
+
+int dm_parse_io_stat(const char *buf, size_t len, const dm_disk_set *disks, uint64_t *rbytes,
+                     uint64_t *wbytes)
 {
     size_t start = 0;
     uint64_t r = 0, w = 0;
@@ -427,11 +450,14 @@ int dm_parse_io_stat(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wb
         size_t pos = 0;
         if (!nl)
             return DM_E_PARSE;
+        uint64_t dev = 0;
+        int counted;
         /* "MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N" */
         while (pos < line_len && line[pos] != ' ')
             pos++;
-        if (line_len > 0 && (pos == 0 || memchr(line, ':', pos) == NULL))
+        if (line_len > 0 && !device_of(line, pos, &dev))
             return DM_E_PARSE;
+        counted = disks == NULL || dm_disk_set_has(disks, dev);
         while (dm_skip_blanks(line, line_len, &pos)) {
             size_t key = pos, eq;
             uint64_t v;
@@ -444,6 +470,8 @@ int dm_parse_io_stat(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wb
                                   memcmp(line + key, "wbytes", 6) == 0)) {
                 if (dm_scan_u64(line, line_len, &pos, &v) != 0)
                     return DM_E_PARSE;
+                if (!counted)
+                    continue; /* a stacked device or a partition: its disk has the bytes */
                 if (line[key] == 'r')
                     r += v;
                 else
@@ -463,7 +491,8 @@ int dm_parse_io_stat(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wb
     return DM_OK;
 }
 
-int dm_parse_blkio_bytes(const char *buf, size_t len, uint64_t *read_bytes, uint64_t *write_bytes)
+int dm_parse_blkio_bytes(const char *buf, size_t len, const dm_disk_set *disks,
+                         uint64_t *read_bytes, uint64_t *write_bytes)
 {
     size_t start = 0;
     uint64_t r = 0, w = 0;
@@ -474,7 +503,7 @@ int dm_parse_blkio_bytes(const char *buf, size_t len, uint64_t *read_bytes, uint
         size_t line_len = dm_line_len(buf, len, start, &nl);
         const char *line = buf + start;
         size_t pos = 0, op;
-        uint64_t v;
+        uint64_t v, dev = 0;
         if (!nl)
             return DM_E_PARSE;
         if (line_len == 0)
@@ -488,13 +517,15 @@ int dm_parse_blkio_bytes(const char *buf, size_t len, uint64_t *read_bytes, uint
         }
         while (pos < line_len && line[pos] != ' ')
             pos++;
-        if (pos == 0 || memchr(line, ':', pos) == NULL || !dm_skip_blanks(line, line_len, &pos))
+        if (!device_of(line, pos, &dev) || !dm_skip_blanks(line, line_len, &pos))
             return DM_E_PARSE;
         op = pos;
         while (pos < line_len && line[pos] != ' ')
             pos++;
         if (dm_scan_u64(line, line_len, &pos, &v) != 0 || dm_skip_blanks(line, line_len, &pos))
             return DM_E_PARSE;
+        if (disks != NULL && !dm_disk_set_has(disks, dev))
+            goto next; /* a stacked device or a partition: its disk has the bytes */
         if (pos - op >= 4 && dm_starts_with(line + op, line_len - op, "Read "))
             r += v;
         else if (dm_starts_with(line + op, line_len - op, "Write "))

@@ -78,9 +78,10 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         struct dm_file *files[] = {&m->stat, &m->meminfo, &m->diskstats, &m->netdev};
         size_t i;
         for (i = 0; i < sizeof files / sizeof files[0]; i++) {
-            if (m->head.kind == DM_KIND_CGROUP &&
-                (files[i] == &m->stat || files[i] == &m->diskstats))
-                continue; /* the cgroup's own files replace these */
+            /* The cgroup's own files replace /proc/stat; /proc/diskstats still tells which of
+               its devices are whole disks. */
+            if (m->head.kind == DM_KIND_CGROUP && files[i] == &m->stat)
+                continue;
             r = files[i]->whole ? dm_file_fit(files[i], &e) : dm_file_read(files[i], &e);
             if (r == DM_E_NOMEM)
                 return dm_fail_open(m, opts, e, err);
@@ -166,6 +167,7 @@ int dm_backend_environment(dm_monitor *m, dm_environment *out)
     out->memory_limit_bytes = cg->memory_limit == UINT64_MAX ? 0 : cg->memory_limit;
     out->memory_total_bytes =
         cg->memory_limit < cg->host_mem_total ? cg->memory_limit : cg->host_mem_total;
+    out->disk_note = dm_cgroup_disk_note(m);
     return DM_OK;
 }
 size_t dm_backend_disk_count(const dm_monitor *m) { return m->disks_chosen ? m->disks.n : 0; }
@@ -192,8 +194,14 @@ size_t dm_backend_sample_files(const dm_monitor *m, unsigned metrics, const char
             files[n++] = &m->cg.mem_usage;
             files[n++] = &m->cg.mem_stat;
         }
-        if ((metrics & DM_DISK) && m->cg.has_io)
+        if ((metrics & DM_DISK) && m->cg.has_io) {
             files[n++] = &m->cg.io;
+            if (m->cg.version == 1 && m->cg.io_verdict != DM_IO_COUNTING) {
+                if (m->cg.has_io_top)
+                    files[n++] = &m->cg.io_top; /* read until blkio is seen to count */
+                files[n++] = &m->diskstats;
+            }
+        }
     } else {
         if (metrics & DM_CPU)
             files[n++] = &m->stat;

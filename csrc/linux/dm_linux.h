@@ -14,6 +14,12 @@
 
 #define DM_CG_MAX_DEPTH 32
 
+/* Whether the v1 blkio file counts, as seen so far. */
+#define DM_IO_QUIET 0      /* not known: the disks have moved less than DM_IO_PROOF_BYTES */
+#define DM_IO_COUNTING 1   /* the hierarchy's file moved: it counts */
+#define DM_IO_UNCOUNTED 2  /* the disks moved DM_IO_PROOF_BYTES, the hierarchy's file did not */
+#define DM_IO_PROOF_BYTES ((uint64_t)1 << 20)
+
 /* The cgroup monitor's files and limits, resolved at open. */
 struct dm_cgroup {
     /* Read to find the cgroup at open, and freed once it opens: until then an error of the
@@ -23,6 +29,15 @@ struct dm_cgroup {
     char *path;       /* the process's cgroup as /proc/self/cgroup names it */
     char *dir;        /* the directory read for memory (v1) or everything (v2) */
     struct dm_file cpu_usage, cpuset, online, mem_usage, mem_stat, io;
+    /* v1 blkio counts only where the kernel's throttling is active for the device: the file
+       of the top of the hierarchy visible (`io_top`; our own file when we are the top) is
+       watched against /proc/diskstats until it is seen to count (docs/semantics.md, "Disk
+       I/O in a container"). */
+    struct dm_file io_top;
+    int has_io_top;
+    int io_verdict;                 /* DM_IO_* */
+    uint64_t io_top_base, disk_base; /* bytes at the first look (top's file, whole disks) */
+    int io_based;
     size_t mem_stat_hint; /* where the inactive-file line was last time */
     int has_cpuset, has_online, has_io;
     size_t cpu_levels, mem_levels;
@@ -65,5 +80,7 @@ void dm_cgroup_init(dm_monitor *m); /* every descriptor closed (-1) */
 int dm_cgroup_open(dm_monitor *m, dm_error *err);
 void dm_cgroup_close(dm_monitor *m);
 int dm_cgroup_grow(dm_monitor *m, unsigned metrics, dm_error *err);
+/* Why the cgroup's disk figure is not given (or not yet proven), or NULL. */
+const char *dm_cgroup_disk_note(const dm_monitor *m);
 
 #endif

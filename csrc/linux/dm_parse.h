@@ -50,6 +50,8 @@ typedef struct dm_disk_set {
    first). DM_E_PARSE on a malformed line, DM_E_NOMEM. */
 int dm_diskstats_select(const char *buf, size_t len, dm_disk_set *out);
 void dm_disk_set_free(dm_disk_set *set);
+/* Whether the set holds the device (major << 32 | minor). */
+int dm_disk_set_has(const dm_disk_set *set, uint64_t dev);
 /* The name of the i-th disk in the set, or NULL. */
 const char *dm_disk_set_name(const dm_disk_set *set, size_t i);
 /* Bytes read and written by the disks in `set` (512-byte sectors). */
@@ -148,10 +150,15 @@ int dm_parse_cpu_max(const char *buf, size_t len, uint64_t *quota, uint64_t *per
    only when it is not (a number before it changed length). */
 int dm_parse_keyed_u64(const char *buf, size_t len, const char *key, size_t *hint,
                        uint64_t *value);
-/* v2 io.stat: rbytes and wbytes summed over the devices. */
-int dm_parse_io_stat(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wbytes);
-/* v1 blkio *io_service_bytes*: "MAJ:MIN Read N" and "MAJ:MIN Write N" summed over devices. */
-int dm_parse_blkio_bytes(const char *buf, size_t len, uint64_t *read_bytes, uint64_t *write_bytes);
+/* v2 io.stat: rbytes and wbytes summed over the devices in `disks` (every device if NULL). A
+   stacked device (dm, md) and the disks under it are each listed with the same bytes: summing
+   only the whole disks of /proc/diskstats counts each byte once, as the host monitor does. */
+int dm_parse_io_stat(const char *buf, size_t len, const dm_disk_set *disks, uint64_t *rbytes,
+                     uint64_t *wbytes);
+/* v1 blkio *io_service_bytes*: "MAJ:MIN Read N" and "MAJ:MIN Write N" summed over the devices in
+   `disks` (every device if NULL). */
+int dm_parse_blkio_bytes(const char *buf, size_t len, const dm_disk_set *disks,
+                         uint64_t *read_bytes, uint64_t *write_bytes);
 /* A CPU list ("0-3,8,10-11"): how many CPUs it names. */
 int dm_parse_cpu_list(const char *buf, size_t len, uint32_t *count);
 

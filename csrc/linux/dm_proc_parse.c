@@ -630,3 +630,8 @@ int dm_parse_u64_file(const char *buf, size_t len, uint64_t *value)
         return DM_E_PARSE;
     return DM_OK;
 }
+
+int dm_disk_set_has(const dm_disk_set *set, uint64_t dev)
+{
+    return set != NULL && find_dev(set, dev) < set->n;
+}

@@ -144,10 +144,12 @@ static void test_cgroup_parsers(void)
         CHECK(dm_parse_keyed_u64(STR("key 5\n"), "key", &hint, &v) == DM_OK && v == 5 &&
               hint == 0);
     }
-    CHECK(dm_parse_io_stat(STR("8:0 rbytes=10 wbytes=20 cost.vrate=1.5\n"), &r, &w) == DM_OK &&
+    CHECK(dm_parse_io_stat(STR("8:0 rbytes=10 wbytes=20 cost.vrate=1.5\n"), NULL, &r, &w) ==
+              DM_OK &&
           r == 10 && w == 20);
-    CHECK(dm_parse_blkio_bytes(STR("8:0 Read 3\n8:0 Write 4\n8:0 Total 7\nTotal 7\n"), &r, &w) ==
-              DM_OK && r == 3 && w == 4);
+    CHECK(dm_parse_blkio_bytes(STR("8:0 Read 3\n8:0 Write 4\n8:0 Total 7\nTotal 7\n"), NULL, &r,
+                               &w) == DM_OK &&
+          r == 3 && w == 4);
     CHECK(dm_parse_cpu_list(STR("0-3,8,10-11\n"), &n) == DM_OK && n == 7);
     CHECK(dm_parse_cpu_list(STR("3-1\n"), &n) == DM_E_PARSE);
 }
