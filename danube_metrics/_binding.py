@@ -294,10 +294,12 @@ class MonitorHandle:
 
     def sample_files(self, metrics: int) -> list[str]:
         """The files a sample of `metrics` reads."""
-        cap = 1024
-        paths = ffi.new("const char *[]", cap)
-        n = lib.dm_monitor_sample_files(self._check_open(), metrics, paths, cap)
-        return [_text(paths[i]) or "" for i in range(min(n, cap))]
+        mon = self._check_open()
+        # Asked twice: how many (thousands with per-device files), then the names; no cap.
+        n = lib.dm_monitor_sample_files(mon, metrics, ffi.NULL, 0)
+        paths = ffi.new("const char *[]", max(n, 1))
+        n = min(n, lib.dm_monitor_sample_files(mon, metrics, paths, n))
+        return [_text(paths[i]) or "" for i in range(n)]
 
     def disks(self) -> list[str]:
         mon = self._check_open()

@@ -182,13 +182,16 @@ def diskstats_totals(data: bytes) -> tuple[list[str], int, int]:
     rc = lib.dm_diskstats_select(ptr, n, disks)
     if rc != lib.DM_OK:
         raise _parse_failed("diskstats", rc)
-    rd = ffi.new("uint64_t *")
-    wr = ffi.new("uint64_t *")
-    rc = lib.dm_diskstats_sum(ptr, n, disks, rd, wr)
-    if rc != lib.DM_OK:
-        raise _parse_failed("diskstats", rc)
-    names = [_text(lib.dm_disk_set_name(disks, i)) or "" for i in range(disks.n)]
-    return names, rd[0], wr[0]
+    try:
+        rd = ffi.new("uint64_t *")
+        wr = ffi.new("uint64_t *")
+        rc = lib.dm_diskstats_sum(ptr, n, disks, rd, wr)
+        if rc != lib.DM_OK:
+            raise _parse_failed("diskstats", rc)
+        names = [_text(lib.dm_disk_set_name(disks, i)) or "" for i in range(disks.n)]
+        return names, rd[0], wr[0]
+    finally:
+        lib.dm_disk_set_free(disks)  # the tables dm_diskstats_select allocated
 
 
 class NetdevLine(NamedTuple):

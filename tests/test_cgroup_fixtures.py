@@ -1210,3 +1210,20 @@ def test_v1_blkio_that_moves_counts_without_further_checks(tree_factory: TreeFac
         assert mon.environment.disk_note is None
         files = mon._handle.sample_files(_binding.DISK)
         assert not any(f.endswith("/proc/diskstats") for f in files), files
+
+
+@pytest.mark.parametrize("rel", [K8S + "cpuset.cpus.effective", "sys/devices/system/cpu/online"])
+def test_a_malformed_cpu_list_fails_the_cpu_reading_not_its_capacity(
+    tree_factory: TreeFactory, rel: str
+) -> None:
+    # Read as "no cpuset" (or as sysconf's CPUs) it would measure against the wrong capacity.
+    tree = tree_factory("cgroup-k8s-v2-ns")
+    if not (tree.root / rel).exists():
+        pytest.skip(f"no {rel} in this tree")
+    with open_cgroup(tree) as mon:
+        tree.advance()
+        tree.write(rel, "0-x\n")
+        r = mon._sample_at(T0 + 10 * SECOND)  # past the limits' refresh
+        err = r.errors["cpu"]
+        assert isinstance(err, ParseError) and err.filename == f"{tree.root}/{rel}"
+        assert "memory" not in r.errors

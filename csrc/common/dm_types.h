@@ -9,12 +9,11 @@
 
 #include "danube_metrics.h"
 
-/* Fixed tables, and what going past each does (never a silent drop: docs/semantics.md).
-   DM_MAX_DISKS: macOS and Windows disks (Linux sizes its disk set at the choice: no limit);
-   past it their open fails the disk reading with an error naming the limit.
-   DM_MAX_IFACES: the names of one interface set (a user list, or an automatic choice on any
-   platform); past it the list is refused at open, or the network reading fails naming it. */
-#define DM_MAX_DISKS 1024
+/* The one fixed table, and what going past it does (never a silent drop: docs/semantics.md).
+   Disks have none on any platform (each backend sizes its table at open or at the choice).
+   DM_MAX_IFACES: the names of one interface set on Linux and macOS (a user list, or an
+   automatic choice); past it the list is refused at open, or the network reading fails naming
+   it. Windows sizes its interface table at open. */
 #define DM_MAX_IFACES 1024
 #define DM_NAME_MAX 32
 /* The longest interface name a list may give on Linux and macOS (IFNAMSIZ - 1). */

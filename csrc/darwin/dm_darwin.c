@@ -198,7 +198,7 @@ size_t dm_backend_sample_files(const dm_monitor *m, unsigned metrics, const char
 size_t dm_backend_disk_count(const dm_monitor *m) { return m->ndisks; }
 const char *dm_backend_disk_name(const dm_monitor *m, size_t i)
 {
-    return i < m->ndisks ? m->disk_name[i] : NULL;
+    return i < m->ndisks ? m->disks[i].name : NULL;
 }
 int dm_backend_net_mode(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.mode : 0; }
 size_t dm_backend_iface_count(const dm_monitor *m) { return m->ifaces_chosen ? m->ifaces.n : 0; }

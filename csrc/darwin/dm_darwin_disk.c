@@ -12,6 +12,7 @@
 #define _DARWIN_C_SOURCE 1
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dm_darwin_internal.h"
@@ -66,17 +67,29 @@ int dm_darwin_disk_open(dm_monitor *m)
         m->disk_errno = matching == NULL ? ENOMEM : EIO;
         return DM_OK; /* the disk reading reports it; the other metrics still work */
     }
+    /* Every driver is kept, however many: the table grows here, at open. */
     while ((e = IOIteratorNext(it)) != 0) {
-        if (m->ndisks == DM_MAX_DISKS) {
-            IOObjectRelease(e);
-            continue;
+        struct dm_darwin_disk *d;
+        if (m->ndisks == m->disk_cap) {
+            size_t cap = m->disk_cap ? 2 * m->disk_cap : 16;
+            struct dm_darwin_disk *bigger = realloc(m->disks, cap * sizeof *bigger);
+            if (bigger == NULL) {
+                IOObjectRelease(e);
+                IOObjectRelease(it);
+                return DM_E_NOMEM;
+            }
+            m->disks = bigger;
+            m->disk_cap = cap;
         }
-        media_name(m, e, m->disk_name[m->ndisks]);
-        if (m->disk_name[m->ndisks][0] == '\0') {
+        d = &m->disks[m->ndisks];
+        memset(d, 0, sizeof *d);
+        media_name(m, e, d->name);
+        if (d->name[0] == '\0') {
             IOObjectRelease(e); /* no media: nothing to count */
             continue;
         }
-        m->disk_entry[m->ndisks++] = e;
+        d->entry = e;
+        m->ndisks++;
     }
     IOObjectRelease(it);
     return DM_OK;
@@ -86,8 +99,10 @@ void dm_darwin_disk_close(dm_monitor *m)
 {
     size_t i;
     for (i = 0; i < m->ndisks; i++)
-        IOObjectRelease(m->disk_entry[i]);
-    m->ndisks = 0;
+        IOObjectRelease(m->disks[i].entry);
+    free(m->disks);
+    m->disks = NULL;
+    m->ndisks = m->disk_cap = 0;
     if (m->key_statistics != NULL)
         CFRelease(m->key_statistics);
     if (m->key_bytes_read != NULL)
@@ -140,22 +155,23 @@ static int read_disks(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_e
     for (i = 0; i < m->ndisks; i++) {
         uint64_t now[2];
         int k;
-        if (!read_statistics(m, m->disk_entry[i], now))
+        struct dm_darwin_disk *d = &m->disks[i];
+        if (!read_statistics(m, d->entry, now))
             continue;
         readable++;
-        if (!m->disk_seen[i]) {
+        if (!d->seen) {
             /* First reading of this disk: it counts from here. */
-            m->disk_prev[i][0] = now[0], m->disk_prev[i][1] = now[1];
-            m->disk_seen[i] = 1;
+            d->prev[0] = now[0], d->prev[1] = now[1];
+            d->seen = 1;
             continue;
         }
         /* 64-bit counters: one that goes down was reset (the driver was re-instantiated). */
         for (k = 0; k < 2; k++) {
-            if (now[k] >= m->disk_prev[i][k])
-                m->disk_total[k] += now[k] - m->disk_prev[i][k];
+            if (now[k] >= d->prev[k])
+                m->disk_total[k] += now[k] - d->prev[k];
             else
                 reset = 1;
-            m->disk_prev[i][k] = now[k];
+            d->prev[k] = now[k];
         }
     }
     if (m->ndisks > 0 && readable == 0) {

@@ -81,8 +81,17 @@ extern CFTypeRef IORegistryEntryCreateCFProperty(io_registry_entry_t entry, CFSt
 #define DM_IO_MAIN_PORT ((mach_port_t)MACH_PORT_NULL)
 
 /* Interfaces whose counters are followed at once (DM_NET_ALL_BUT_LO counts them all; a Mac
-   has a few dozen: en*, awdl0, llw0, utun*, bridge*, anpi*, ...). */
-#define DM_DARWIN_MAX_TRACKED 256
+   has a few dozen: en*, awdl0, llw0, utun*, bridge*, anpi*, ...): the first size of the
+   table, which grows (at open and in dm_monitor_grow, never while sampling) to fit. */
+#define DM_DARWIN_TRACKED_MIN 64
+
+/* One whole disk found at open: its driver's registry entry and last counters. */
+struct dm_darwin_disk {
+    io_registry_entry_t entry;
+    uint64_t prev[2];
+    int seen;
+    char name[DM_NAME_MAX];
+};
 
 /* One interface's last raw counters (rx, tx), to take wrap-safe deltas. */
 struct dm_iface_track {
@@ -110,11 +119,8 @@ struct dm_monitor {
        the running totals (read, written) the rate is taken from. */
     int disk_status;        /* DM_OK, or why the disks could not be listed at open */
     int disk_errno;
-    size_t ndisks;
-    io_registry_entry_t disk_entry[DM_MAX_DISKS];
-    uint64_t disk_prev[DM_MAX_DISKS][2];
-    int disk_seen[DM_MAX_DISKS];
-    char disk_name[DM_MAX_DISKS][DM_NAME_MAX];
+    size_t ndisks, disk_cap;
+    struct dm_darwin_disk *disks; /* as many as the registry lists: no fixed limit */
     uint64_t disk_total[2];
     CFStringRef key_statistics, key_bytes_read, key_bytes_written, key_bsd_name;
 
@@ -124,8 +130,8 @@ struct dm_monitor {
     size_t net_cap;
     int ifaces_chosen;
     dm_iface_set ifaces;
-    size_t ntracked;
-    struct dm_iface_track tracked[DM_DARWIN_MAX_TRACKED];
+    size_t ntracked, tracked_cap;
+    struct dm_iface_track *tracked;
     uint32_t net_gen;
     uint64_t net_total[2];
 };

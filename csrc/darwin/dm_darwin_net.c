@@ -151,8 +151,12 @@ static int choose_ifaces(dm_monitor *m, const char *buf, size_t len)
     m->ifaces.n = 0;
     while ((r = next_iface(buf, len, &off, &i)) == 1) {
         if ((i.flags & IFF_LOOPBACK) || i.type != IFT_ETHER || i.name == NULL ||
-            i.name_len >= DM_NAME_MAX || m->ifaces.n == DM_MAX_IFACES)
+            i.name_len >= DM_NAME_MAX)
             continue;
+        if (m->ifaces.n == DM_MAX_IFACES) {
+            m->ifaces.n = 0;
+            return DM_E_UNSUPPORTED; /* never a sum of the first ones */
+        }
         copy_name(m->ifaces.name[m->ifaces.n++], &i);
     }
     if (r != 0)
@@ -194,6 +198,61 @@ static uint64_t counter_delta(uint64_t prev, uint64_t now, int *reset)
     return 0;
 }
 
+/* How many interfaces of the list as read now are counted (before a choice: all of them). */
+static int count_counted(const dm_monitor *m, const char *buf, size_t len, size_t *n)
+{
+    size_t off = 0;
+    struct iface_msg i;
+    int r;
+    *n = 0;
+    while ((r = next_iface(buf, len, &off, &i)) == 1)
+        *n += !m->ifaces_chosen || counted(m, &i);
+    return r;
+}
+
+/* Sizes the table of followed interfaces for the list as read now (open and grow only). */
+static int fit_tracked(dm_monitor *m, size_t len, dm_error *err)
+{
+    size_t n, need;
+    struct dm_iface_track *bigger;
+    if (count_counted(m, m->net_buf, len, &n) != 0)
+        return DM_OK; /* a malformed list: the reading says so */
+    need = 2 * (m->ntracked + n) > DM_DARWIN_TRACKED_MIN ? 2 * (m->ntracked + n)
+                                                           : DM_DARWIN_TRACKED_MIN;
+    if (need <= m->tracked_cap)
+        return DM_OK;
+    if ((bigger = realloc(m->tracked, need * sizeof *bigger)) == NULL) {
+        dm_set_error(err, DM_E_NOMEM, 0, SRC_NET, "out of memory");
+        return DM_E_NOMEM;
+    }
+    m->tracked = bigger;
+    m->tracked_cap = need;
+    return DM_OK;
+}
+
+/* A user's list names interfaces as they are at open: one the list does not hold (a typo) fails
+   the open, naming it, instead of reading 0 B/s forever. */
+static int check_user_list(dm_monitor *m, size_t len, dm_error *err)
+{
+    unsigned char seen[DM_MAX_IFACES] = {0};
+    size_t off = 0, k;
+    struct iface_msg i;
+    int r;
+    while ((r = next_iface(m->net_buf, len, &off, &i)) == 1)
+        for (k = 0; i.name != NULL && k < m->ifaces.n; k++)
+            if (same_name(m->ifaces.name[k], i.name, i.name_len))
+                seen[k] = 1;
+    if (r != 0)
+        return DM_OK; /* a malformed list: the reading says so */
+    for (k = 0; k < m->ifaces.n; k++)
+        if (!seen[k]) {
+            dm_set_error(err, DM_E_INVALID, 0, m->ifaces.name[k],
+                         "interface named in the list is not in sysctl NET_RT_IFLIST2");
+            return DM_E_INVALID;
+        }
+    return DM_OK;
+}
+
 int dm_darwin_net_open(dm_monitor *m, const char *interfaces, dm_error *err)
 {
     dm_error ignored;
@@ -201,7 +260,8 @@ int dm_darwin_net_open(dm_monitor *m, const char *interfaces, dm_error *err)
     if (interfaces != NULL && interfaces[0] != '\0') {
         if (dm_iface_set_from_list(interfaces, &m->ifaces) != DM_OK) {
             dm_set_error(err, DM_E_INVALID, 0, NULL,
-                         "bad interface list (comma-separated names, at most 64, each < 32 bytes)");
+                         "bad interface list (comma-separated names, at most 1024, each of 1 "
+                         "to 15 bytes without '/', blanks or control bytes, not . or ..)");
             return DM_E_INVALID;
         }
         m->ifaces_chosen = 1;
@@ -218,19 +278,45 @@ int dm_darwin_net_open(dm_monitor *m, const char *interfaces, dm_error *err)
         *err = ignored;
         return r;
     }
+    if (r == DM_OK) {
+        size_t len = m->net_cap;
+        if (iflist(m->net_buf, &len) == 0) {
+            if (m->ifaces_chosen && (r = check_user_list(m, len, err)) != DM_OK)
+                return r;
+            if ((r = fit_tracked(m, len, err)) != DM_OK)
+                return r;
+        }
+    }
+    if (m->tracked == NULL) {
+        m->tracked = malloc(DM_DARWIN_TRACKED_MIN * sizeof *m->tracked);
+        if (m->tracked == NULL) {
+            dm_set_error(err, DM_E_NOMEM, 0, SRC_NET, "out of memory");
+            return DM_E_NOMEM;
+        }
+        m->tracked_cap = DM_DARWIN_TRACKED_MIN;
+    }
     return DM_OK;
 }
 
 int dm_darwin_net_grow(dm_monitor *m, dm_error *err)
 {
-    return net_fit(m, err);
+    size_t len;
+    int r = net_fit(m, err);
+    if (r != DM_OK)
+        return r;
+    len = m->net_cap;
+    if (iflist(m->net_buf, &len) != 0)
+        return DM_OK; /* the reading says why */
+    return fit_tracked(m, len, err);
 }
 
 void dm_darwin_net_close(dm_monitor *m)
 {
     free(m->net_buf);
+    free(m->tracked);
     m->net_buf = NULL;
-    m->net_cap = 0;
+    m->tracked = NULL;
+    m->net_cap = m->tracked_cap = m->ntracked = 0;
 }
 
 static int read_network(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
@@ -242,9 +328,29 @@ static int read_network(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm
     (void)now_ns;
     if ((r = net_read(m, &len, err)) != DM_OK)
         return r;
-    if (!m->ifaces_chosen && choose_ifaces(m, m->net_buf, len) != DM_OK) {
+    if (!m->ifaces_chosen && (r = choose_ifaces(m, m->net_buf, len)) != DM_OK) {
+        if (r == DM_E_UNSUPPORTED) {
+            dm_set_error(err, DM_E_UNSUPPORTED, 0, SRC_NET,
+                         "more than 1024 Ethernet interfaces (DM_MAX_IFACES): name the ones "
+                         "to count (interfaces=[...])");
+            return DM_E_UNSUPPORTED;
+        }
         dm_set_error(err, DM_E_PARSE, 0, SRC_NET, "malformed interface list");
         return DM_E_PARSE;
+    }
+    /* Every counted interface must fit the table before any counter moves: more than it
+       holds is DM_E_BUFFER (dm_monitor_grow enlarges it), never a sum of the first ones. */
+    {
+        size_t n;
+        if (count_counted(m, m->net_buf, len, &n) != 0) {
+            dm_set_error(err, DM_E_PARSE, 0, SRC_NET, "malformed interface list");
+            return DM_E_PARSE;
+        }
+        if (m->ntracked + n > m->tracked_cap) {
+            dm_set_error(err, DM_E_BUFFER, 0, SRC_NET,
+                         "more interfaces than the table of followed interfaces holds");
+            return DM_E_BUFFER;
+        }
     }
     if (++m->net_gen == 0)
         m->net_gen = 1;
@@ -262,9 +368,7 @@ static int read_network(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm
         }
         if (t == NULL) {
             /* First seen (at open, or appeared since): it counts from here. */
-            if (m->ntracked == DM_DARWIN_MAX_TRACKED)
-                continue;
-            t = &m->tracked[m->ntracked++];
+            t = &m->tracked[m->ntracked++]; /* room checked above */
             t->index = i.index;
             copy_name(t->name, &i);
         } else {

@@ -131,8 +131,10 @@ static int open_in(struct dm_file *f, const char *dir, const char *name, int who
     }
     if (cap > 0 && cap != f->cap) {
         char *b = realloc(f->buf, cap);
-        if (b == NULL)
+        if (b == NULL) {
+            dm_set_error(err, DM_E_NOMEM, 0, f->path, "out of memory");
             return DM_E_NOMEM;
+        }
         f->buf = b;
         f->cap = cap;
     }
@@ -194,6 +196,18 @@ static int open_levels(const char *dir, const char *mount_dir, const char *name,
     return r;
 }
 
+static int read_cpu_list(struct dm_file *f, uint32_t *count, dm_error *err)
+{
+    int r = dm_file_read(f, err);
+    if (r != DM_OK)
+        return r;
+    if (dm_parse_cpu_list(f->buf, f->len, count) != DM_OK) {
+        dm_set_error(err, DM_E_PARSE, 0, f->path, "malformed CPU list");
+        return DM_E_PARSE;
+    }
+    return DM_OK;
+}
+
 /* CPU limits: the tightest quota on the path, the cpuset, the online CPUs. */
 static int refresh_cpu_limits(dm_monitor *m, dm_error *err)
 {
@@ -229,16 +243,18 @@ static int refresh_cpu_limits(dm_monitor *m, dm_error *err)
         return DM_E_PARSE;
     }
     cg->quota_cores = cores;
+    /* A CPU list that cannot be read or parsed fails the reading: taking it for "no cpuset"
+       or the machine's CPUs would measure against the wrong capacity. */
     cg->online_cpus = 0;
-    if (cg->has_online && dm_file_read(&cg->online, err) == DM_OK)
-        dm_parse_cpu_list(cg->online.buf, cg->online.len, &cg->online_cpus);
+    if (cg->has_online && (r = read_cpu_list(&cg->online, &cg->online_cpus, err)) != DM_OK)
+        return r;
     if (cg->online_cpus == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cg->online_cpus = n > 0 ? (uint32_t)n : 1;
     }
     cg->cpuset_cpus = 0;
-    if (cg->has_cpuset && dm_file_read(&cg->cpuset, err) == DM_OK)
-        dm_parse_cpu_list(cg->cpuset.buf, cg->cpuset.len, &cg->cpuset_cpus);
+    if (cg->has_cpuset && (r = read_cpu_list(&cg->cpuset, &cg->cpuset_cpus, err)) != DM_OK)
+        return r;
     limit = (double)cg->online_cpus;
     if (cg->cpuset_cpus > 0 && (double)cg->cpuset_cpus < limit)
         limit = (double)cg->cpuset_cpus;
@@ -382,6 +398,7 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
     mem_dir = NULL;
     if (cg->path == NULL) {
         r = DM_E_NOMEM;
+        dm_set_error(err, r, 0, NULL, "out of memory");
         goto done;
     }
 

@@ -34,11 +34,26 @@ int dm_file_init(struct dm_file *f, const char *root, const char *rel, int whole
     f->fd = -1;
     f->whole = whole;
     f->to_eof = 0;
+    f->borrowed = 0;
     f->len = 0;
     f->cap = whole ? DM_FILE_MIN_BUFFER : DM_FILE_STAT_BUFFER;
     f->path = dm_join_path(root, rel);
     f->buf = malloc(f->cap);
     return f->path != NULL && f->buf != NULL ? DM_OK : DM_E_NOMEM;
+}
+
+void dm_file_init_at(struct dm_file *f, char *path, char *buf, size_t cap)
+{
+    f->rel = NULL;
+    f->fd = -1;
+    f->whole = 1;
+    f->to_eof = 0;
+    f->borrowed = 1;
+    f->sized = 1;
+    f->len = 0;
+    f->cap = cap;
+    f->path = path;
+    f->buf = buf;
 }
 
 int dm_file_init_to_eof(struct dm_file *f, const char *root, const char *rel)
@@ -52,8 +67,10 @@ void dm_file_free(struct dm_file *f)
 {
     if (f->fd >= 0)
         close(f->fd);
-    free(f->path);
-    free(f->buf);
+    if (!f->borrowed) {
+        free(f->path);
+        free(f->buf);
+    }
     f->fd = -1;
     f->path = f->buf = NULL;
 }
@@ -73,7 +90,8 @@ int dm_file_read(struct dm_file *f, dm_error *err)
             dm_set_error(err, DM_E_OS, errno, f->path, "cannot open");
             return DM_E_OS;
         }
-        f->sized = fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+        if (!f->borrowed)
+            f->sized = fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
     }
     while (got < f->cap) {
         ssize_t n = pread(f->fd, f->buf + got, f->cap - got, (off_t)got);
@@ -112,6 +130,8 @@ int dm_file_read(struct dm_file *f, dm_error *err)
 int dm_file_fit(struct dm_file *f, dm_error *err)
 {
     int r;
+    if (f->borrowed)
+        return dm_file_read(f, err); /* the caller's buffer: its size is the caller's */
     while ((r = dm_file_read(f, err)) == DM_E_BUFFER) {
         char *bigger = realloc(f->buf, f->cap * 2);
         if (bigger == NULL) {

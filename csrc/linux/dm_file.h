@@ -17,6 +17,7 @@ struct dm_file {
     int whole;   /* the whole file must fit (else only its first read is needed) */
     int sized;   /* a file with a size (not procfs): a short read is its end */
     int to_eof;  /* read until a read returns 0: lines may be long (mountinfo; open time) */
+    int borrowed; /* path and buf belong to the caller (dm_file_init_at): not freed here */
     char *path;
     char *buf;
     size_t cap;
@@ -27,6 +28,11 @@ struct dm_file {
 char *dm_join_path(const char *root, const char *rel);
 /* Names the file and allocates its buffer; it is opened at its first read. */
 int dm_file_init(struct dm_file *f, const char *root, const char *rel, int whole);
+/* A one-line attribute file (a sysfs counter) in the caller's memory: `path` and `buf` (of
+   `cap` bytes) stay the caller's, who may give thousands of files one block each of paths
+   and buffers; dm_file_free then only closes. Read whole, its end at the first short read
+   (an attribute file has a size: no fstat at open). */
+void dm_file_init_at(struct dm_file *f, char *path, char *buf, size_t cap);
 /* The same, for a whole file read to its real end of file (a read of 0 bytes), whatever its
    short reads: procfs files whose lines may be longer than SEQ_RECORD_MAX (mountinfo). */
 int dm_file_init_to_eof(struct dm_file *f, const char *root, const char *rel);

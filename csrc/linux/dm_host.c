@@ -32,80 +32,108 @@ static int choose_disks(dm_monitor *m, dm_error *err)
 
 /* ---- Per-device sysfs sources ----------------------------------------------------------- */
 
+/* The per-device files of one source are one allocation: the dm_file array, then each one's
+   buffer, then each one's path (thousands of files on a large host: one malloc, and buffers
+   side by side instead of a page each). */
 static void free_files(struct dm_file **files, size_t n)
 {
     size_t i;
     if (*files == NULL)
         return;
     for (i = 0; i < n; i++)
-        dm_file_free(&(*files)[i]);
+        dm_file_free(&(*files)[i]); /* closes it: the memory is the block's */
     free(*files);
     *files = NULL;
 }
 
-/* Opens `n` files named by fmt and names[i] under the root; NULL unless every one reads. */
+/* Buffers of the one-line sysfs files: /sys/block/<disk>/stat is at most 17 fields of 20
+   digits (357 bytes); a counter at most 20 digits and its newline. A file that fills its
+   buffer fails the read (DM_E_BUFFER): the /proc file is then used instead. */
+#define DM_BLOCK_STAT_BUFFER 512
+#define DM_COUNTER_BUFFER 32
+
+/* Opens and reads `n` * `per_name` files named by fmt, names[i] and a leaf under the root;
+   NULL unless every one reads. */
 static struct dm_file *open_device_files(const dm_monitor *m, size_t n, const char *fmt,
                                          const char (*names)[DM_NAME_MAX], size_t per_name,
-                                         const char *const *leaves)
+                                         const char *const *leaves, size_t cap)
 {
     struct dm_file *files;
-    size_t i, total = n * per_name;
-    if (total == 0 || (files = calloc(total, sizeof *files)) == NULL)
+    char *bufs, *paths;
+    size_t i, total = n * per_name, stride, leaf_max = 0;
+    if (total == 0)
         return NULL;
-    for (i = 0; i < total; i++)
-        files[i].fd = -1;
+    for (i = 0; i < per_name; i++)
+        if (strlen(leaves[i]) > leaf_max)
+            leaf_max = strlen(leaves[i]);
+    stride = strlen(m->root) + strlen(fmt) + DM_NAME_MAX + leaf_max + 1; /* a path's bound */
+    if (total > ((size_t)-1 / 2) / (sizeof *files + cap + stride))
+        return NULL;
+    files = malloc(total * (sizeof *files + cap + stride));
+    if (files == NULL)
+        return NULL;
+    bufs = (char *)(files + total);
+    paths = bufs + total * cap;
     for (i = 0; i < total; i++) {
-        char rel[160], name[DM_NAME_MAX];
+        char name[DM_NAME_MAX], *path = paths + i * stride;
         dm_error e;
         size_t k;
+        int len;
         /* /sys/block spells a '/' in a device name (cciss/c0d0) as '!'. */
         for (k = 0; names[i / per_name][k] != '\0'; k++)
             name[k] = names[i / per_name][k] == '/' ? '!' : names[i / per_name][k];
         name[k] = '\0';
-        snprintf(rel, sizeof rel, fmt, name, leaves[i % per_name]);
-        if (dm_file_init(&files[i], m->root, rel, 1) != DM_OK ||
-            dm_file_read(&files[i], &e) != DM_OK) {
-            free_files(&files, total);
+        len = snprintf(path, stride, "%s", m->root);
+        len += snprintf(path + len, stride - (size_t)len, fmt, name, leaves[i % per_name]);
+        dm_file_init_at(&files[i], path, bufs + i * cap, cap);
+        if ((size_t)len >= stride || dm_file_read(&files[i], &e) != DM_OK) {
+            free_files(&files, i + 1);
             return NULL;
         }
-        files[i].rel = NULL; /* `rel` is this stack buffer */
     }
     return files;
 }
 
-/* Sums the per-disk stat files; on any failure falls back to /proc/diskstats for good. */
-static int sum_disk_files(dm_monitor *m, uint64_t now[2])
+/* Sums the per-disk stat files as last read (read = 0, just after opening them) or read now;
+   on any failure falls back to /proc/diskstats for good. */
+static int sum_disk_files(dm_monitor *m, int read, uint64_t now[2])
 {
     size_t i;
     dm_error e;
-    now[0] = now[1] = 0;
+    uint64_t rd_sum = 0, wr_sum = 0;
     for (i = 0; i < m->disks.n; i++) {
+        struct dm_file *f = &m->disk_stat[i];
         uint64_t rd, wr;
-        if (dm_file_read(&m->disk_stat[i], &e) != DM_OK ||
-            dm_parse_block_stat(m->disk_stat[i].buf, m->disk_stat[i].len, &rd, &wr) != DM_OK) {
+        if ((read && dm_file_read(f, &e) != DM_OK) ||
+            dm_parse_block_stat(f->buf, f->len, &rd, &wr) != DM_OK) {
             free_files(&m->disk_stat, m->disks.n);
             return -1;
         }
-        now[0] += rd * 512u;
-        now[1] += wr * 512u;
+        rd_sum += rd;
+        wr_sum += wr;
     }
+    now[0] = rd_sum * 512u;
+    now[1] = wr_sum * 512u;
     return 0;
 }
 
-static int sum_net_files(dm_monitor *m, uint64_t now[2])
+static int sum_net_files(dm_monitor *m, int read, uint64_t now[2])
 {
     size_t i;
     dm_error e;
-    now[0] = now[1] = 0;
+    uint64_t sum[2] = {0, 0};
     for (i = 0; i < 2 * m->ifaces.n; i++) {
+        struct dm_file *f = &m->net_stat[i];
         uint64_t v;
-        if (dm_file_read(&m->net_stat[i], &e) != DM_OK ||
-            dm_parse_u64_file(m->net_stat[i].buf, m->net_stat[i].len, &v) != DM_OK) {
+        if ((read && dm_file_read(f, &e) != DM_OK) ||
+            dm_parse_u64_file(f->buf, f->len, &v) != DM_OK) {
             free_files(&m->net_stat, 2 * m->ifaces.n);
             return -1;
         }
-        now[i % 2] += v;
+        sum[i % 2] += v;
     }
+    now[0] = sum[0];
+    now[1] = sum[1];
     return 0;
 }
 
@@ -113,10 +141,10 @@ static void choose_disk_source(dm_monitor *m)
 {
     static const char *const leaf[] = {"stat"};
     uint64_t now[2];
-    m->disk_stat =
-        open_device_files(m, m->disks.n, "/sys/block/%s/%s", m->disks.name, 1, leaf);
+    m->disk_stat = open_device_files(m, m->disks.n, "/sys/block/%s/%s", m->disks.name, 1, leaf,
+                                     DM_BLOCK_STAT_BUFFER);
     if (m->disk_stat != NULL)
-        sum_disk_files(m, now); /* drops them if one does not parse */
+        sum_disk_files(m, 0, now); /* drops them if one does not parse */
 }
 
 /* sysfs shows the interfaces of the namespace it was mounted in, which need not be this
@@ -133,8 +161,8 @@ static void choose_net_source(dm_monitor *m)
         DM_OK)
         return;
     m->net_stat = open_device_files(m, m->ifaces.n, "/sys/class/net/%s/statistics/%s",
-                                    m->ifaces.name, 2, leaves);
-    if (m->net_stat == NULL || sum_net_files(m, files) != 0)
+                                    m->ifaces.name, 2, leaves, DM_COUNTER_BUFFER);
+    if (m->net_stat == NULL || sum_net_files(m, 0, files) != 0)
         return;
     if (dm_file_read(&m->netdev, &e) != DM_OK ||
         dm_netdev_sum(m->netdev.buf, m->netdev.len, &m->ifaces, &after[0], &after[1]) !=
@@ -255,7 +283,7 @@ static int read_disk(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_er
     int r;
     (void)now_ns;
     c->source = m->diskstats.path;
-    if (m->disk_stat != NULL && sum_disk_files(m, c->v) == 0)
+    if (m->disk_stat != NULL && sum_disk_files(m, 1, c->v) == 0)
         return DM_OK;
     /* Both sources count the same sectors: switching never makes a jump. */
     if ((r = dm_file_read(&m->diskstats, err)) != DM_OK)
@@ -278,7 +306,7 @@ static int read_network(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm
     int r;
     (void)now_ns;
     c->source = m->netdev.path;
-    if (m->net_stat != NULL && sum_net_files(m, c->v) == 0)
+    if (m->net_stat != NULL && sum_net_files(m, 1, c->v) == 0)
         return DM_OK;
     if ((r = dm_file_read(&m->netdev, err)) != DM_OK)
         return r;
@@ -288,7 +316,7 @@ static int read_network(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm
         return r;
     if (!m->net_source_chosen) {
         choose_net_source(m);
-        if (m->net_stat != NULL && sum_net_files(m, c->v) == 0)
+        if (m->net_stat != NULL && sum_net_files(m, 0, c->v) == 0)
             return DM_OK;
     }
     if (dm_netdev_sum(m->netdev.buf, m->netdev.len, &m->ifaces, &c->v[0], &c->v[1]) != DM_OK) {

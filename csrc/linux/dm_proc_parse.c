@@ -449,35 +449,138 @@ int dm_diskstats_select(const char *buf, size_t len, dm_disk_set *out)
     return r;
 }
 
+/* dm_scan_u64_line's contract (s[len] is the line's '\n'; the first `max` fields into v[];
+   the count, or -1 when a field is not a number or overflows), in two tighter loops: the
+   fields converted, then the fields only counted (checked to be digits). The per-sample sums
+   spend their time here. */
+static int scan_fields(const char *s, size_t len, uint64_t *v, int max)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len, *start;
+    int n = 0;
+    if (*end != '\n')
+        return -1;
+    for (;;) {
+        uint64_t x = 0;
+        unsigned d;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (p == end)
+            return n;
+        if (n == max)
+            break;
+        start = p;
+        while ((d = (unsigned)(*p - '0')) < 10) {
+            x = x * 10 + d;
+            p++;
+        }
+        if (p == start || (*p != ' ' && *p != '\t' && p != end))
+            return -1;
+        if (p - start > 19) { /* may have wrapped: scan it again, checked */
+            size_t at = 0;
+            if (dm_scan_u64((const char *)start, (size_t)(p - start), &at, &x) != 0)
+                return -1;
+        }
+        v[n++] = x;
+    }
+    for (;;) { /* at a field's first byte */
+        start = p;
+        while ((unsigned char)(*p - '0') < 10)
+            p++;
+        if (p == start)
+            return -1;
+        n++;
+        if (p == end)
+            return n;
+        if (*p != ' ' && *p != '\t')
+            return -1;
+        do
+            p++;
+        while (*p == ' ' || *p == '\t');
+        if (p == end)
+            return n;
+    }
+}
+
+/* An unsigned decimal at p (blanks before it skipped), in a buffer whose bytes up to the next
+   '\n' are readable: the tight loop of the sums, with dm_scan_u64's checks (a number runs into
+   a blank or the newline; more than 19 digits are scanned again, checked). NULL when it is not
+   a number; else just past it. */
+static const char *scan_number(const char *s, const char *line_end, uint64_t *out)
+{
+    const unsigned char *p = (const unsigned char *)s, *start;
+    uint64_t x = 0;
+    unsigned d;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    start = p;
+    while ((d = (unsigned)(*p - '0')) < 10) {
+        x = x * 10 + d;
+        p++;
+    }
+    if (p == start || (*p != ' ' && *p != '\t' && (const char *)p != line_end))
+        return NULL;
+    if (p - start > 19) {
+        size_t at = 0;
+        if (dm_scan_u64((const char *)start, (size_t)(p - start), &at, &x) != 0)
+            return NULL;
+    }
+    *out = x;
+    return (const char *)p;
+}
+
 int dm_diskstats_sum(const char *buf, size_t len, const dm_disk_set *set, uint64_t *read_bytes,
                      uint64_t *written_bytes)
 {
+    const char *p = buf, *end = buf + len;
     uint64_t rd = 0, wr = 0;
     if (buf == NULL || set == NULL || read_bytes == NULL || written_bytes == NULL)
         return DM_E_INVALID;
-    FOR_EACH_LINE(buf, len, line, line_len, {
-        dm_diskstats_line d;
-        uint64_t major, minor;
-        size_t pos = 0;
+    if (len > 0 && buf[len - 1] != '\n')
+        return DM_E_PARSE; /* a last line cut short */
+    /* Each line is looked at once: its device numbers, then, only for a chosen disk, its
+       name and counters in one scan (the others, partitions and loop devices, are skipped
+       after their device numbers). The file ends in '\n': no scan runs past it. */
+    while (p < end) {
+        const char *line = p, *nl = memchr(p, '\n', (size_t)(end - p)), *q, *name;
+        uint64_t major, minor, v[7];
+        size_t line_len = (size_t)(nl - line), name_len;
+        int n;
+        p = nl + 1;
         if (line_len == 0)
-            goto next_line;
-        /* Only the lines of chosen disks are parsed whole: the others (loop devices,
-           partitions) are skipped after their device numbers. */
-        if (dm_scan_u64(line, line_len, &pos, &major) != 0 ||
-            dm_scan_u64(line, line_len, &pos, &minor) != 0)
+            continue;
+        if ((q = scan_number(line, nl, &major)) == NULL || q == nl ||
+            (q = scan_number(q, nl, &minor)) == NULL)
             return DM_E_PARSE;
         if (major > UINT32_MAX || minor > UINT32_MAX ||
             find_dev(set, major << 32 | minor) == set->n)
-            goto next_line;
-        if (dm_parse_diskstats_line(line, line_len, &d) != DM_OK)
-            return DM_E_PARSE;
-        /* Sectors in diskstats are 512 bytes whatever the device's sector size. */
-        rd += d.sectors_read * 512u;
-        wr += d.sectors_written * 512u;
-    next_line:;
-    });
-    *read_bytes = rd;
-    *written_bytes = wr;
+            continue;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        for (name = q; *q != ' ' && *q != '\t' && q != nl; q++)
+            ;
+        name_len = (size_t)(q - name);
+        n = name_len == 0 ? -1 : scan_fields(q, (size_t)(nl - q), v, 7);
+        if (n == 11 || n == 15 || n == 17) { /* 14, 18 or 20 fields: the 2.6+ lines */
+            if (name_len >= DM_NAME_MAX || !name_ok(name, name_len))
+                return DM_E_PARSE;
+            rd += v[2];
+            wr += v[6];
+        } else if (n == 4) { /* 7 fields: a 2.6 partition line */
+            if (name_len >= DM_NAME_MAX || !name_ok(name, name_len))
+                return DM_E_PARSE;
+            rd += v[1];
+            wr += v[3];
+        } else { /* 2.4's 15 fields (the name is the 4th), or malformed: the full parser */
+            dm_diskstats_line d;
+            if (dm_parse_diskstats_line(line, line_len, &d) != DM_OK)
+                return DM_E_PARSE;
+            rd += d.sectors_read;
+            wr += d.sectors_written;
+        }
+    }
+    /* Sectors in diskstats are 512 bytes whatever the device's sector size. */
+    *read_bytes = rd * 512u;
+    *written_bytes = wr * 512u;
     return DM_OK;
 }
 
@@ -523,43 +626,65 @@ static int iface_counted(const dm_iface_set *set, const char *name, size_t len, 
     return len > 0 && dm_iface_set_find(set, name, len, hint) < set->n;
 }
 
+/* Whether an interface name (blanks before it dropped) is one a kernel could make. */
+static int netdev_name_ok(const char *name, size_t len)
+{
+    return len > 0 && len < DM_NAME_MAX && name_ok(name, len) && memchr(name, '/', len) == NULL;
+}
+
 int dm_netdev_sum(const char *buf, size_t len, const dm_iface_set *set, uint64_t *rx_bytes,
                   uint64_t *tx_bytes)
 {
+    const char *p = buf, *end = buf + len;
     uint64_t rx = 0, tx = 0;
     size_t hint = 0;
     int lines = 0;
     if (buf == NULL || set == NULL || rx_bytes == NULL || tx_bytes == NULL)
         return DM_E_INVALID;
-    FOR_EACH_LINE(buf, len, line, line_len, {
-        dm_netdev_line d;
-        int r;
+    if (len > 0 && buf[len - 1] != '\n')
+        return DM_E_PARSE; /* a last line cut short */
+    /* As dm_parse_netdev_line, with each line scanned once: the name, and only for a counted
+       interface its counters, in one tight scan (the file ends in '\n'). */
+    while (p < end) {
+        const char *line = p, *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t line_len = (size_t)(nl - line), colon, b = 0;
+        uint64_t v[9];
+        p = nl + 1;
         if (line_len == 0)
-            goto next_line;
-        lines++;
-        if (lines > 2 && set->mode != DM_NET_ALL_BUT_LO) {
-            /* Interfaces not counted are skipped after their name. */
-            size_t colon = dm_last_index(line, line_len, ':'), b = 0;
-            while (b < colon && dm_is_blank(line[b]))
-                b++;
-            if (colon == line_len)
+            continue;
+        if (++lines <= 2) { /* the two header lines (or interfaces, in a file without them) */
+            dm_netdev_line d;
+            int r = dm_parse_netdev_line(line, line_len, &d);
+            if (r == DM_E_AGAIN)
+                continue;
+            if (r != DM_OK)
                 return DM_E_PARSE;
-            if (!iface_counted(set, line + b, colon - b, &hint))
-                goto next_line;
+            if (iface_counted(set, line + d.name_off, d.name_len, NULL)) {
+                rx += d.rx_bytes;
+                tx += d.tx_bytes;
+            }
+            continue;
         }
-        r = dm_parse_netdev_line(line, line_len, &d);
-        if (r == DM_E_AGAIN && lines <= 2)
-            goto next_line;
-        if (r != DM_OK)
+        colon = dm_last_index(line, line_len, ':');
+        if (colon == line_len)
             return DM_E_PARSE;
-        /* A named interface past the headers was found above. */
-        if ((lines > 2 && set->mode != DM_NET_ALL_BUT_LO) ||
-            iface_counted(set, line + d.name_off, d.name_len, NULL)) {
-            rx += d.rx_bytes;
-            tx += d.tx_bytes;
+        while (b < colon && dm_is_blank(line[b]))
+            b++;
+        if (set->mode != DM_NET_ALL_BUT_LO) {
+            if (!iface_counted(set, line + b, colon - b, &hint))
+                continue; /* not counted: skipped after its name (a set's names are valid) */
+        } else if (!netdev_name_ok(line + b, colon - b)) {
+            return DM_E_PARSE;
         }
-    next_line:;
-    });
+        /* A header past the headers; then at least 9 counters, every field a number. */
+        if (memchr(line, '|', line_len) != NULL ||
+            scan_fields(line + colon + 1, line_len - colon - 1, v, 9) < 9)
+            return DM_E_PARSE;
+        if (set->mode != DM_NET_ALL_BUT_LO || iface_counted(set, line + b, colon - b, NULL)) {
+            rx += v[0];
+            tx += v[8];
+        }
+    }
     if (lines < 2)
         return DM_E_PARSE; /* not even the header: not a net/dev file */
     *rx_bytes = rx;
@@ -605,14 +730,15 @@ int dm_parse_block_stat(const char *buf, size_t len, uint64_t *sectors_read,
 {
     size_t line_len;
     uint64_t v[7];
-    int n, nl;
+    int n;
     if (buf == NULL || sectors_read == NULL || sectors_written == NULL)
         return DM_E_INVALID;
-    line_len = dm_line_len(buf, len, 0, &nl);
-    if (!nl || line_len + 1 != len)
-        return DM_E_PARSE; /* one line, ended by its newline */
-    /* The 3rd and 7th fields are the sectors; the others need only be numbers. */
-    n = dm_scan_u64_line(buf, line_len, v, 7);
+    if (len == 0 || buf[len - 1] != '\n')
+        return DM_E_PARSE;
+    line_len = len - 1;
+    /* One line, ended by its newline: the scan stops at the first '\n', which must be the
+       last byte. The 3rd and 7th fields are the sectors; the others need only be numbers. */
+    n = scan_fields(buf, line_len, v, 7);
     if (n != 11 && n != 15 && n != 17) /* 17 since 5.5 (flushes), 15 since 4.18 (discards) */
         return DM_E_PARSE;
     *sectors_read = v[2];

@@ -40,6 +40,7 @@
 #include <iphlpapi.h>
 #include <netioapi.h>
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,7 @@
 #endif
 
 #define DM_WIN_DISK_MISSES 32     /* consecutive absent PhysicalDriveN that end the probe */
-#define DM_WIN_DISK_PATH 32       /* "\\.\PhysicalDrive1023" */
+#define DM_WIN_DISK_PATH 32       /* "\\.\PhysicalDrive4294967295" */
 #define DM_WIN_PERF_MIN 256       /* first size tried for DISK_PERFORMANCE */
 #define DM_WIN_PERF_MAX (1u << 16) /* largest buffer the ioctl is offered */
 #define DM_WIN_NAME_MAX (3 * IF_MAX_STRING_SIZE + 1) /* an interface alias in UTF-8 */
@@ -86,18 +87,18 @@ struct dm_monitor {
     dm_nt_query_ex_fn nt_query_ex; /* NULL: GetSystemTimes */
     dm_sppi cpu_buf[DM_WIN_GROUP_CPUS];
 
-    /* Disks. */
-    size_t ndisks;
-    struct dm_disk disks[DM_MAX_DISKS];
+    /* Disks: every drive that answers, in an array grown at open (no fixed limit). */
+    size_t ndisks, disk_cap;
+    struct dm_disk *disks;
     unsigned char *perf_buf; /* DISK_PERFORMANCE out-buffer, perf_cap bytes */
     DWORD perf_cap;
     dm_error disk_status;    /* why disks cannot be read at all, or DM_OK */
     char disk_error_path[DM_WIN_DISK_PATH];
 
-    /* Network. */
+    /* Network: the interfaces counted, sized at open (no fixed limit). */
     int net_mode;
     size_t nifaces;
-    struct dm_iface ifaces[DM_MAX_IFACES];
+    struct dm_iface *ifaces;
     dm_error net_status;     /* why interfaces cannot be read at all, or DM_OK */
 };
 
@@ -285,7 +286,22 @@ static BOOL disk_perf(dm_monitor *m, HANDLE h, int may_grow, DWORD *error)
     }
 }
 
-/* Opens every \\.\PhysicalDriveN that answers IOCTL_DISK_PERFORMANCE. */
+/* Room for one more disk (open only). */
+static int disks_reserve(dm_monitor *m)
+{
+    struct dm_disk *bigger;
+    size_t cap = m->disk_cap ? m->disk_cap * 2 : 16;
+    if (m->ndisks < m->disk_cap)
+        return DM_OK;
+    if ((bigger = realloc(m->disks, cap * sizeof *bigger)) == NULL)
+        return DM_E_NOMEM;
+    m->disks = bigger;
+    m->disk_cap = cap;
+    return DM_OK;
+}
+
+/* Opens every \\.\PhysicalDriveN that answers IOCTL_DISK_PERFORMANCE: the probe goes on
+   until DM_WIN_DISK_MISSES numbers in a row do not exist, however many drives there are. */
 static int disks_open(dm_monitor *m)
 {
     unsigned n, misses = 0;
@@ -295,10 +311,14 @@ static int disks_open(dm_monitor *m)
     m->perf_buf = malloc(m->perf_cap);
     if (m->perf_buf == NULL)
         return DM_E_NOMEM;
-    for (n = 0; n < DM_MAX_DISKS && misses < DM_WIN_DISK_MISSES; n++) {
-        struct dm_disk *d = &m->disks[m->ndisks];
+    for (n = 0; n < UINT_MAX && misses < DM_WIN_DISK_MISSES; n++) {
+        struct dm_disk *d;
         DWORD e = ERROR_SUCCESS;
         HANDLE h;
+        if (disks_reserve(m) != DM_OK)
+            return DM_E_NOMEM;
+        d = &m->disks[m->ndisks];
+        d->h = INVALID_HANDLE_VALUE;
         snprintf(d->path, sizeof d->path, "\\\\.\\PhysicalDrive%u", n);
         h = CreateFileA(d->path, 0, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0,
                         NULL);
@@ -399,9 +419,14 @@ static int is_blank(char c) { return c == ' ' || c == '\t'; }
    kept ("Ethernet 2"). */
 static int ifaces_from_list(dm_monitor *m, const char *list)
 {
-    size_t i = 0;
+    size_t i = 0, most = 1;
     m->net_mode = DM_NET_USER_LIST;
     m->nifaces = 0;
+    for (i = 0; list[i] != '\0'; i++)
+        most += list[i] == ',';
+    if ((m->ifaces = calloc(most, sizeof *m->ifaces)) == NULL)
+        return DM_E_NOMEM;
+    i = 0;
     while (list[i] != '\0') {
         size_t start, end;
         while (list[i] == ',' || is_blank(list[i]))
@@ -414,7 +439,7 @@ static int ifaces_from_list(dm_monitor *m, const char *list)
             end--;
         if (end == start)
             continue;
-        if (end - start >= DM_WIN_NAME_MAX || m->nifaces == DM_MAX_IFACES)
+        if (end - start >= DM_WIN_NAME_MAX || memchr(list + start, '\0', end - start) != NULL)
             return DM_E_INVALID;
         memcpy(m->ifaces[m->nifaces].name, list + start, end - start);
         m->ifaces[m->nifaces].name[end - start] = '\0';
@@ -442,14 +467,17 @@ static int counted_automatically(const MIB_IF_ROW2 *row, int mode)
     return row->Type != IF_TYPE_TUNNEL; /* a tunnel's bytes travel on another interface too */
 }
 
-static void ifaces_open(dm_monitor *m)
+/* The interfaces counted, from GetIfTable2 at open. A user's alias that names no interface
+   is an error (in *bad, DM_E_INVALID), not one that reads 0 B/s forever; a table that cannot
+   be read now fails the network reading (net_status). DM_E_NOMEM is returned. */
+static int ifaces_open(dm_monitor *m, dm_error *bad)
 {
     MIB_IF_TABLE2 *table = NULL;
     NETIO_STATUS st = GetIfTable2(&table);
     ULONG i;
     if (st != NO_ERROR) {
         dm_set_error(&m->net_status, DM_E_OS, (int)st, "GetIfTable2", "GetIfTable2 failed");
-        return;
+        return DM_OK;
     }
     if (m->net_mode == DM_NET_USER_LIST) {
         size_t k;
@@ -457,24 +485,43 @@ static void ifaces_open(dm_monitor *m)
             WCHAR want[IF_MAX_STRING_SIZE + 1];
             int n = MultiByteToWideChar(CP_UTF8, 0, m->ifaces[k].name, -1, want,
                                         IF_MAX_STRING_SIZE + 1);
-            if (n <= 1)
-                continue;
-            for (i = 0; i < table->NumEntries; i++) {
+            for (i = 0; n > 1 && i < table->NumEntries; i++) { /* n <= 1: no alias */
                 if (CompareStringOrdinal(want, -1, table->Table[i].Alias, -1, TRUE) ==
                     CSTR_EQUAL) {
+                    size_t j;
                     m->ifaces[k].luid = table->Table[i].InterfaceLuid;
                     m->ifaces[k].present = 1;
+                    /* Named twice (aliases compare without case): counted once. */
+                    for (j = 0; j < k; j++)
+                        if (m->ifaces[j].present &&
+                            m->ifaces[j].luid.Value == m->ifaces[k].luid.Value)
+                            m->ifaces[k].present = 2;
                     break;
                 }
             }
+            if (!m->ifaces[k].present) {
+                FreeMibTable(table);
+                dm_set_error(bad, DM_E_INVALID, 0, m->ifaces[k].name,
+                             "interface alias in the list is not an interface of this machine "
+                             "(GetIfTable2)");
+                return DM_E_INVALID;
+            }
         }
+        for (k = 0; k < m->nifaces; k++)
+            if (m->ifaces[k].present == 2)
+                m->ifaces[k].present = 0; /* a duplicate: skipped */
     } else {
         int pass;
+        if ((m->ifaces = calloc(table->NumEntries ? table->NumEntries : 1,
+                                sizeof *m->ifaces)) == NULL) {
+            FreeMibTable(table);
+            return DM_E_NOMEM;
+        }
         /* Hardware interfaces first; where there is none (a VM's or container's virtual NIC),
            every interface but loopback, filters and tunnels. */
         for (pass = DM_NET_PHYSICAL; pass <= DM_NET_ALL_BUT_LO && m->nifaces == 0; pass++) {
             m->net_mode = pass;
-            for (i = 0; i < table->NumEntries && m->nifaces < DM_MAX_IFACES; i++) {
+            for (i = 0; i < table->NumEntries; i++) {
                 const MIB_IF_ROW2 *row = &table->Table[i];
                 struct dm_iface *f = &m->ifaces[m->nifaces];
                 if (!counted_automatically(row, pass))
@@ -488,6 +535,7 @@ static void ifaces_open(dm_monitor *m)
         }
     }
     FreeMibTable(table);
+    return DM_OK;
 }
 
 static int read_network(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_error *err)
@@ -503,7 +551,7 @@ static int read_network(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm
         MIB_IF_ROW2 row;
         NETIO_STATUS st;
         if (!m->ifaces[i].present)
-            continue;
+            continue; /* named twice */
         memset(&row, 0, sizeof row);
         row.InterfaceLuid = m->ifaces[i].luid;
         st = GetIfEntry2(&row);
@@ -533,7 +581,6 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         &windows_cpu, &windows_memory, &windows_disk, &windows_network};
     dm_monitor *m;
     dm_error first;
-    size_t i;
 
     int r = dm_check_options(opts, (dm_monitor *const *)out, 0,
                              "Windows has only the host monitor: no cgroup monitor and no root "
@@ -543,14 +590,16 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         return r;
     if ((m = dm_monitor_new(sizeof *m, DM_KIND_HOST, opts, readings, err)) == NULL)
         return DM_E_NOMEM;
-    for (i = 0; i < DM_MAX_DISKS; i++)
-        m->disks[i].h = INVALID_HANDLE_VALUE;
     if (opts->interfaces != NULL && opts->interfaces[0] != '\0' &&
-        ifaces_from_list(m, opts->interfaces) != DM_OK) {
+        (r = ifaces_from_list(m, opts->interfaces)) != DM_OK) {
         dm_monitor_close(m);
-        dm_set_error(err, DM_E_INVALID, 0, NULL,
-                  "bad interface list (comma-separated aliases, at most 64)");
-        return DM_E_INVALID;
+        if (r == DM_E_NOMEM)
+            dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+        else
+            dm_set_error(err, DM_E_INVALID, 0, NULL,
+                         "bad interface list (comma-separated aliases, each shorter than "
+                         "769 bytes of UTF-8)");
+        return r;
     }
     cpu_open(m);
     if (disks_open(m) == DM_E_NOMEM) {
@@ -558,7 +607,11 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
         return DM_E_NOMEM;
     }
-    ifaces_open(m);
+    if ((r = ifaces_open(m, &first)) != DM_OK) {
+        if (r == DM_E_NOMEM)
+            dm_set_error(&first, DM_E_NOMEM, 0, NULL, "out of memory");
+        return dm_fail_open(m, opts, first, err);
+    }
     /* The baseline of every metric. Only a monitor that can read nothing at all fails. */
     if (dm_take_baseline(m, opts, &first) == 0)
         return dm_fail_open(m, opts, first, err);
@@ -574,6 +627,8 @@ void dm_monitor_close(dm_monitor *m)
     for (i = 0; i < m->ndisks; i++)
         if (m->disks[i].h != INVALID_HANDLE_VALUE)
             CloseHandle(m->disks[i].h);
+    free(m->disks);
+    free(m->ifaces);
     free(m->perf_buf);
     dm_head_destroy(m);
     free(m);
