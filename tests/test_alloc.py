@@ -18,7 +18,12 @@ import pytest
 from cbuild import CC, core_command
 from conftest import REPO
 
-from danube_metrics import NativeResourceMonitor, NotReadyError, create_resource_monitor
+from danube_metrics import (
+    NativeResourceMonitor,
+    NotReadyError,
+    NotSupportedError,
+    create_resource_monitor,
+)
 
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler to build the harness")
 
@@ -89,13 +94,18 @@ def test_rss_stays_flat_over_many_samples(mode: str) -> None:
     if mode == "host":
         assert isinstance(mon, NativeResourceMonitor)
     time.sleep(0.05)  # a clock tick, so that CPU has a value
+    # Where v1 blkio does not count (this project's machines), the cgroup monitor's disk
+    # reading raises NotSupportedError once the disks have moved: sample() then raises it at
+    # every call, and that path must not grow either.
+    unsupported: tuple[type[Exception], ...] = (NotSupportedError,) if mode == "cgroup" else ()
     with mon:
         for _ in range(20_000):  # warm-up: caches, free lists, the first exceptions
-            with contextlib.suppress(NotReadyError):
+            with contextlib.suppress(NotReadyError, *unsupported):
                 mon.sample()
         before = rss_bytes()
         for _ in range(100_000):
-            mon.sample()
+            with contextlib.suppress(*unsupported):
+                mon.sample()
         after = rss_bytes()
     print(f"{mode}: RSS {before / 2**20:.2f} MiB -> {after / 2**20:.2f} MiB")
     assert after - before <= 2**20

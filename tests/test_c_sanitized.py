@@ -62,6 +62,8 @@ def test_a_failed_open_names_its_file_from_storage_that_outlives_it(
 @pytest.mark.parametrize(("case", "mode"), [("cgroup-k8s-v2-ns", "cgroup"),
                                             ("cgroup-docker-v1", "cgroup"),
                                             ("cgroup-overlay-layers", "cgroup"),
+                                            # v1 with the hierarchy's root file watched too
+                                            ("cgroup-hybrid-host", "cgroup"),
                                             ("linux-6.1", "host")])  # fmt: skip
 def test_sampling_a_fixture_tree_is_clean(
     harness: Path, tmp_path: Path, case: str, mode: str

@@ -441,7 +441,6 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
                 cg->has_io = open_in(&cg->io, io_dir, blkio_files[i], 1, 0, &e) == DM_OK;
                 if (!cg->has_io)
                     dm_file_free(&cg->io);
-    dm_file_free(&cg->io_top);
             }
             /* The same file at the top of the hierarchy we see, to tell whether it counts. */
             if (cg->has_io && strcmp(io_dir, io_mount) != 0) {
@@ -519,6 +518,7 @@ void dm_cgroup_close(dm_monitor *m)
     dm_file_free(&cg->mem_usage);
     dm_file_free(&cg->mem_stat);
     dm_file_free(&cg->io);
+    dm_file_free(&cg->io_top);
     for (i = 0; i < DM_CG_MAX_DEPTH; i++) {
         dm_file_free(&cg->cpu_quota[i]);
         dm_file_free(&cg->cpu_period[i]);
