@@ -608,15 +608,8 @@ static int whole_disks(dm_monitor *m, uint64_t *read_bytes, uint64_t *written_by
     int r;
     if ((r = dm_file_read(&m->diskstats, err)) != DM_OK)
         return r;
-    if (!m->disks_chosen) {
-        r = dm_diskstats_select(m->diskstats.buf, m->diskstats.len, &m->disks);
-        if (r != DM_OK) {
-            dm_set_error(err, r, 0, m->diskstats.path,
-                         r == DM_E_NOMEM ? "out of memory" : "malformed diskstats line");
-            return r;
-        }
-        m->disks_chosen = 1;
-    }
+    if (!m->disks_chosen && (r = dm_choose_disks(m, err)) != DM_OK)
+        return r;
     if (read_bytes == NULL)
         return DM_OK;
     if (dm_diskstats_sum(m->diskstats.buf, m->diskstats.len, &m->disks, read_bytes,

@@ -14,22 +14,6 @@
    checks it at open when it can): 1 once checked. */
 #define DM_IFACES_UNCHECKED 2
 
-/* The disk set is sized here, once: as many whole disks as the file lists. */
-static int choose_disks(dm_monitor *m, dm_error *err)
-{
-    int r = dm_diskstats_select(m->diskstats.buf, m->diskstats.len, &m->disks);
-    if (r == DM_E_NOMEM) {
-        dm_set_error(err, DM_E_NOMEM, 0, m->diskstats.path, "out of memory");
-        return r;
-    }
-    if (r != DM_OK) {
-        dm_set_error(err, DM_E_PARSE, 0, m->diskstats.path, "malformed diskstats line");
-        return DM_E_PARSE;
-    }
-    m->disks_chosen = 1;
-    return DM_OK;
-}
-
 /* ---- Per-device sysfs sources ----------------------------------------------------------- */
 
 /* The per-device files of one source are one allocation: the dm_file array, then each one's
@@ -289,7 +273,7 @@ static int read_disk(dm_monitor *m, int64_t now_ns, struct dm_counters *c, dm_er
     if ((r = dm_file_read(&m->diskstats, err)) != DM_OK)
         return r;
     if (!m->disks_chosen) {
-        if ((r = choose_disks(m, err)) != DM_OK)
+        if ((r = dm_choose_disks(m, err)) != DM_OK)
             return r;
         choose_disk_source(m);
     }

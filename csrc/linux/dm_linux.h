@@ -69,6 +69,9 @@ struct dm_monitor {
     struct dm_cgroup cg;
 };
 
+/* The machine's whole disks from m->diskstats as last read, chosen once (dm_disks.c). */
+int dm_choose_disks(dm_monitor *m, dm_error *err);
+
 /* The host's readings (dm_host.c); the cgroup monitor counts the network this way too. */
 extern const struct dm_reading dm_host_cpu, dm_host_memory, dm_host_disk, dm_host_network;
 /* Per-device files chosen by the first disk and network readings (dm_host.c). */
