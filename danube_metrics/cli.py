@@ -157,27 +157,42 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _monitor_options(defaults: bool) -> argparse.ArgumentParser:
+    """The monitor's options, accepted before and after a subcommand. Only the top level has
+    defaults: a subcommand's own default would overwrite what was given before its name
+    (argparse fills a subparser's defaults into the same namespace)."""
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--mode",
         choices=MODES,
-        default=None,
+        default=default(None),
         help="which monitor to use (default: $DANUBE_METRICS_MODE, else auto)",
     )
-    common.add_argument("--root", default="/", help="path prefix for /proc and /sys (default /)")
-    common.add_argument("--interfaces", help="comma-separated network interfaces to count")
+    common.add_argument(
+        "--root", default=default("/"), help="path prefix for /proc and /sys (default /)"
+    )
+    common.add_argument(
+        "--interfaces", default=default(None), help="comma-separated network interfaces to count"
+    )
     common.add_argument(
         "--interval",
         type=positive_float,
-        default=1.0,
+        default=default(1.0),
         help="seconds between refreshes / measured interval (default 1)",
     )
+    return common
 
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _monitor_options(defaults=False)
     parser = argparse.ArgumentParser(
         prog="danube-metrics",
         description="Live CPU, memory, disk and network load, or one LoadReport as JSON.",
-        parents=[common],
+        parents=[_monitor_options(defaults=True)],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -391,11 +406,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return run_live(args, sys.stdout)
     except KeyboardInterrupt:
         print(file=sys.stderr)
+        # The live view runs until Ctrl-C: that is its end. A report or ranking cut short is a
+        # failure (130, as shells report SIGINT), so `report > r.json && publish` stops.
+        return 0 if args.command is None else 130
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): end quietly, as other Unix tools do. Python would
+        # report the pipe again when it flushes stdout at exit, so stdout points at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 0
     except (DanubeMetricsError, OSError, ValueError) as exc:
         print(f"danube-metrics: error: {exc}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
         return 1

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import run_python
+from conftest import NEUTRAL_CWD, run_python
 
 from danube_metrics import LoadReport, ResourceType
 from danube_metrics.cli import bar, human_bytes, main, sparkline
@@ -101,3 +104,66 @@ def test_an_interval_that_is_not_a_finite_positive_number_is_refused(value: str)
     proc = run("--interval", value, "--count", "1")
     assert proc.returncode == 2, proc.stderr
     assert "--interval" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--interval", "0.2", "--root", "/x", "--mode", "host", "--interfaces", "lo", "report"],
+        ["report", "--interval", "0.2", "--root", "/x", "--mode", "host", "--interfaces", "lo"],
+        ["--interval", "0.2", "--root", "/x", "report", "--mode", "host", "--interfaces", "lo"],
+    ],
+)
+def test_monitor_options_count_before_and_after_the_subcommand(argv: list[str]) -> None:
+    # Issue 12: given before "report", they were overwritten by the subcommand's defaults.
+    from danube_metrics.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert (args.interval, args.root, args.mode, args.interfaces) == (0.2, "/x", "host", "lo")
+
+
+def test_defaults_without_any_option() -> None:
+    from danube_metrics.cli import build_parser
+
+    for argv in (["report"], []):
+        args = build_parser().parse_args(argv)
+        assert (args.interval, args.root, args.mode, args.interfaces) == (1.0, "/", None, None)
+
+
+def test_a_root_given_before_report_is_used(tmp_path: Path) -> None:
+    proc = run("--root", str(tmp_path / "nonexistent"), "report", "--interval", "0.1")
+    assert proc.returncode == 1, proc.stdout  # it exited 0, measuring "/" instead
+    assert "nonexistent" in proc.stderr and proc.stdout == ""
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    # `danube-metrics --json | head -1`: exit 0, no "Broken pipe" (it was exit 1 and an error).
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "danube_metrics", "--json", "--interval", "0.05", "--count", "200"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=NEUTRAL_CWD,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert json.loads(proc.stdout.readline())
+    proc.stdout.close()  # as head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Broken pipe" not in err and "Traceback" not in err, err
+
+
+def test_an_interrupted_report_fails() -> None:
+    # Ctrl-C during the measured interval: exit 130 and nothing on stdout, so that
+    # `report > r.json && publish` publishes nothing (it exited 0).
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "danube_metrics", "report", "--interval", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=NEUTRAL_CWD,
+        text=True,
+    )
+    time.sleep(1.0)  # past the imports, into the interval
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert out == "" and "Traceback" not in err, err
