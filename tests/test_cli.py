@@ -34,24 +34,34 @@ def test_live_view_prints_the_monitor_the_readings_and_history() -> None:
     assert "[" in last and "%" in last
 
 
-def test_json_lines_mode() -> None:
-    proc = run("--json", "--count", "3", "--interval", "0.15")
+@pytest.mark.parametrize("mode", ["host", "auto"])
+def test_json_lines_mode(mode: str) -> None:
+    proc = run("--json", "--count", "3", "--interval", "0.15", "--mode", mode)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 3
     for line in lines:
         doc = json.loads(line)
-        assert doc["errors"] == {}
+        errors = doc["errors"]
+        if mode == "auto":
+            # A cgroup monitor on a v1 kernel whose blkio does not count (this project's
+            # machines) says so once the disks move: the one error allowed, and it says why.
+            assert set(errors) <= {"disk"}, errors
+            assert all("does not count" in e for e in errors.values()), errors
+        else:
+            assert errors == {}
         assert 0.0 <= doc["cpu_percent"] <= 100.0
         assert 0.0 < doc["memory_percent"] <= 100.0
-        for key in ("disk_read_bytes_per_sec", "net_tx_bytes_per_sec"):
+        keys = ["net_tx_bytes_per_sec"] + ([] if errors else ["disk_read_bytes_per_sec"])
+        for key in keys:
             assert doc[key] >= 0.0
 
 
 def test_report_with_topics_file(tmp_path: Path) -> None:
     topics = tmp_path / "topics.txt"
     topics.write_text("# my topics\n/default/a\n\n/default/b\n")
-    proc = run("report", "--topics-file", str(topics), "--interval", "0.2")
+    # The host monitor has all four readings wherever this runs (see test_json_lines_mode).
+    proc = run("report", "--topics-file", str(topics), "--interval", "0.2", "--mode", "host")
     assert proc.returncode == 0, proc.stderr
     report = LoadReport.from_json(proc.stdout)
     assert report.topic_list == ["/default/a", "/default/b"]
