@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import NEUTRAL_CWD, run_python
+from test_layers import run_child
 
-from danube_metrics import LoadReport, ResourceType
+from danube_metrics import (
+    DanubeMetricsError,
+    InputTooLargeError,
+    LoadReport,
+    ReportFormatError,
+    ResourceType,
+    SystemLoad,
+)
 from danube_metrics.cli import bar, human_bytes, main, sparkline
+from danube_metrics.inputs import DEFAULT_MAX_BYTES, read_limited, read_report_file
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -177,3 +189,138 @@ def test_an_interrupted_report_fails() -> None:
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert out == "" and "Traceback" not in err, err
+
+
+# --- bounded reading (issue 12: `rank /dev/zero` grew to 4.9 GB) ---------------------------
+
+
+class EndlessZeros(io.RawIOBase):
+    """A stream that never ends, counting what was asked of it."""
+
+    name = "endless"
+
+    def __init__(self) -> None:
+        self.handed_out = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        view[:] = b"\0" * len(view)
+        self.handed_out += len(view)
+        return len(view)
+
+
+def test_an_endless_stream_stops_one_byte_past_the_limit() -> None:
+    stream = EndlessZeros()
+    with pytest.raises(InputTooLargeError) as caught:
+        read_limited(stream, 3 * 1024 * 1024 + 5)
+    assert stream.handed_out == 3 * 1024 * 1024 + 6
+    err = caught.value
+    assert (err.filename, err.limit, err.raise_with) == (
+        "endless",
+        3 * 1024 * 1024 + 5,
+        "max_bytes",
+    )
+    assert str(err) == (
+        "endless: larger than the limit of 3145733 bytes, not read beyond it "
+        "(raise the limit with max_bytes)"
+    )
+    assert isinstance(err, ValueError) and isinstance(err, DanubeMetricsError)
+
+
+@pytest.mark.parametrize("size", [0, 1, 1023, 1024])
+def test_a_file_up_to_the_limit_is_read_whole(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "data"
+    data = bytes(range(256)) * 4
+    path.write_bytes(data[:size])
+    assert read_limited(path, 1024) == data[:size]
+    assert read_limited(str(path), 1024) == data[:size]
+    with open(path, "rb") as f:
+        assert read_limited(f, 1024) == data[:size]
+    assert read_limited(io.BytesIO(data[:size]), 1024) == data[:size]
+
+
+def test_a_file_past_the_limit_fails_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_bytes(b" " * (2 * 1024 * 1024 + 1))
+    for limit, shown in ((2 * 1024 * 1024, "2 MiB (2097152 bytes)"), (1536, "1536 bytes")):
+        with pytest.raises(
+            InputTooLargeError, match=re.escape(f"big.json: larger than the limit of {shown},")
+        ):
+            read_limited(path, limit)
+    # The same past the limit from a stream (the path's size is known without reading).
+    with pytest.raises(InputTooLargeError, match="<stream>: larger than the limit of 1 KiB"):
+        read_limited(io.BytesIO(b"x" * 1025), 1024)
+
+
+def test_the_limit_and_the_stream_are_checked() -> None:
+    for bad in (0, -1, 1.5, True, "64M"):
+        with pytest.raises(ValueError, match="max_bytes must be an int >= 1"):
+            read_limited(io.BytesIO(b"{}"), bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="binary stream"):
+        read_limited(io.StringIO("{}"))  # type: ignore[arg-type]
+    assert DEFAULT_MAX_BYTES == 64 * 1024 * 1024
+
+
+def test_read_report_file_reads_either_schema_from_a_path_or_a_stream(tmp_path: Path) -> None:
+    report = LoadReport([SystemLoad(ResourceType.CPU, 12.5)], 1, ["/a"], 1700000000, broker_id=7)
+    path = tmp_path / "r.json"
+    path.write_text(report.to_json(schema="upstream"), encoding="utf-8")
+    read = read_report_file(path)
+    assert (
+        read.broker_id == 7 and read.topic_list == ["/a"] and read.usage(ResourceType.CPU) == 12.5
+    )
+    assert read_report_file(io.BytesIO(report.to_json().encode())) == LoadReport(
+        report.resources_usage, 1, ["/a"], 1700000000
+    )
+    # Read as the seed schema on request: upstream's document lacks its fields.
+    with pytest.raises(ReportFormatError, match=r"r\.json: seed schema: missing field"):
+        read_report_file(path, schema="seed")
+    with pytest.raises(InputTooLargeError, match=r"r\.json: larger than the limit of 10 bytes"):
+        read_report_file(path, max_bytes=10)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b'{"resources_usage":[],\n"topic_list":["\xe9"]}',
+            "not UTF-8: byte 0xe9 at offset 38 (line 2)",
+        ),
+        (b'{"resources_usage":[\xf0\x9f', "not UTF-8: byte 0xf0 at offset 20 (line 1)"),
+        (b'{"resources_usage": [', "not valid JSON: Expecting value"),
+        (b"", "empty, not a report"),
+        (b" \n", "empty, not a report"),
+        (b'{"topics_len":1}', "seed schema: missing field 'resources_usage'"),
+    ],
+)
+def test_read_report_file_names_the_file_and_the_cause(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(ReportFormatError) as caught:
+        read_report_file(path)
+    assert str(caught.value).startswith(f"{path}: {message}"), caught.value
+
+
+def test_an_unknown_schema_is_refused_before_anything_is_read() -> None:
+    stream = EndlessZeros()
+    with pytest.raises(ValueError, match="unknown schema 'v2'"):
+        read_report_file(stream, schema="v2")  # type: ignore[arg-type]
+    assert stream.handed_out == 0
+
+
+def test_the_reader_needs_no_c_extension() -> None:
+    run_child(
+        """
+        import io
+        from danube_metrics.inputs import read_report_file
+
+        text = '{"resources_usage":[],"topics_len":0,"topic_list":[],"timestamp":1}'
+        assert read_report_file(io.BytesIO(text.encode())).timestamp == 1
+        """,
+        block_native=True,
+    )
