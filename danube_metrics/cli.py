@@ -226,7 +226,8 @@ def _monitor_options(defaults: bool) -> argparse.ArgumentParser:
 COUNT_NOTE = """\
 --count 0, the default, runs the live view until Ctrl-C; --count N stops after
 N refreshes. report takes neither --count nor --json (it always prints JSON);
-rank takes no --count, and its --json may go either side of its name.
+rank takes no --count and no monitor option, and its --json may go either side
+of its name.
 """
 
 INTERVAL_NOTE = f"""\
@@ -337,8 +338,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             command.error("--schema upstream needs --broker-id N (the broker's u64 id)")
         if args.schema == SEED and args.broker_id is not None:
             command.error("--broker-id: the seed schema has no broker id; add --schema upstream")
-    if args.command == "rank" and args.files.count(STDIN) > 1:
-        command.error("FILE - (standard input) may be given once")
+    if args.command == "rank":
+        if args.files.count(STDIN) > 1:
+            command.error("FILE - (standard input) may be given once")
+        # The monitor's options, given before "rank", would be dropped (one given with its
+        # default value changes nothing, and cannot be told apart).
+        measuring = [
+            action.option_strings[0]
+            for action in _monitor_options(defaults=True)._actions
+            if getattr(args, action.dest) != action.default
+        ]
+        if measuring:
+            parser.error(f"{', '.join(measuring)}: for the live view and report, not rank")
     if args.count is None:
         args.count = 0
     return args
