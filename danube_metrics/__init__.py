@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from danube_metrics.errors import (
     DanubeMetricsError,
+    InputTooLargeError,
     MonitorClosedError,
     NotReadyError,
     NotSupportedError,
@@ -43,6 +44,7 @@ __all__ = [
     "DanubeMetricsError",
     "DiskIOStats",
     "Environment",
+    "InputTooLargeError",
     "LoadReport",
     "MonitorClosedError",
     "NativeResourceMonitor",
