@@ -22,7 +22,7 @@ from danube_metrics.errors import (
     ReadingError,
     ReportFormatError,
 )
-from danube_metrics.readings import DiskIOStats, NetworkIOStats, Sample
+from danube_metrics.readings import DiskIOStats, NetworkIOStats, Pressure, Sample
 from danube_metrics.report import LoadReport, ResourceType, SystemLoad, TopicLoad
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ __all__ = [
     "NotReadyError",
     "NotSupportedError",
     "ParseError",
+    "Pressure",
     "ReadingError",
     "Readings",
     "ReportFormatError",
