@@ -269,9 +269,10 @@ class MonitorHandle:
         v = self._memory_figures()[0]
         return v
 
-    def pressure(self) -> Pressure:
-        """The pressure readings (dm_monitor_pressure): None for a figure this monitor cannot
-        have; raises NotSupportedError when it can have none, else any source's failure."""
+    def pressure(self, now_ns: Optional[int] = None) -> Pressure:
+        """The pressure readings (dm_monitor_pressure; at `now_ns` for tests): None for a
+        figure this monitor cannot have; raises NotSupportedError when it can have none, else
+        any source's failure."""
         calls = self._pressure_calls
         try:
             call, view = calls.pop()
@@ -280,12 +281,22 @@ class MonitorHandle:
             call.mon = self._mon
             view = ffi.buffer(call)
         try:
-            rc = _dm_call_pressure(call)
+            if now_ns is None:
+                rc = _dm_call_pressure(call)
+            else:
+                rc = lib.dm_monitor_pressure_at(
+                    self._check_open(), now_ns, ffi.addressof(call[0], "out")
+                )
             if rc == _DM_E_BUFFER:
                 err = ffi.new("dm_error *")
                 if lib.dm_monitor_grow(self._check_open(), PRESSURE, err) != lib.DM_OK:
                     raise error_from_c("grow", err)
-                rc = _dm_call_pressure(call)
+                if now_ns is None:
+                    rc = _dm_call_pressure(call)
+                else:
+                    rc = lib.dm_monitor_pressure_at(
+                        self._check_open(), now_ns, ffi.addressof(call[0], "out")
+                    )
             if rc:
                 self._raise_pressure_failure(rc, call.out)
             figures = _unpack_pressure(view)

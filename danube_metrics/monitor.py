@@ -156,6 +156,10 @@ class _CoreMonitor(ResourceMonitor):
         """Samples as if the monotonic clock read `now_ns` (for tests with fixture trees)."""
         return _readings(self._handle.sample_raw(_binding.ALL, now_ns))
 
+    def _pressure_at(self, now_ns: int) -> Pressure:
+        """get_pressure() as if the monotonic clock read `now_ns` (for tests)."""
+        return self._handle.pressure(now_ns)
+
     def close(self) -> None:
         self._handle.close()
 
