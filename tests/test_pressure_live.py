@@ -14,9 +14,9 @@ import time
 from typing import Any
 
 import pytest
+from container import run_in_container
 from test_container import _require_runc, _result
 
-from container import run_in_container
 from danube_metrics import NativeResourceMonitor
 
 PSI_CPU = "/proc/pressure/cpu"
@@ -32,9 +32,7 @@ def test_host_cpu_pressure_rises_under_load_and_agrees_with_the_kernel() -> None
     cpus = os.cpu_count() or 1
     # One runnable task more than there are CPUs: one CPU always has a task waiting, so about
     # 1/cpus of the (non-idle weighted) time has some task stalled: a figure below 100 %.
-    busy = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cpus + 1)
-    ]
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cpus + 1)]
     try:
         time.sleep(0.3)  # all running
         with NativeResourceMonitor(min_interval=0) as mon:
