@@ -139,12 +139,36 @@ def _pools(mon: Any) -> list[_CallPool]:
     return [_CallPool(mon, metrics) for metrics in range(ALL + 1)]
 
 
-def _pressure_pool(mon: Any) -> list[tuple[Any, Any]]:
-    """Idle dm_pressure_call structs of one monitor with their buffer views (see _CallPool:
-    the structs hold the monitor's cdata alive while a call is in flight)."""
+def _pressure_entry(mon: Any) -> tuple[Any, Any]:
+    """A dm_pressure_call of `mon` and its buffer view (the struct holds the monitor's cdata
+    alive while a call is in flight, as _CallPool's do)."""
     call = ffi.new("dm_pressure_call *")
     call.mon = mon
-    return [(call, ffi.buffer(call))]
+    return call, ffi.buffer(call)
+
+
+def _pressure_pool(mon: Any) -> list[tuple[Any, Any]]:
+    """Idle dm_pressure_call entries of one monitor."""
+    return [_pressure_entry(mon)]
+
+
+_NO_THROTTLING = (None, None)
+_NO_THROTTLING_MASK = 96  # the host monitor's
+_NO_PSI = 31  # the mask of a monitor without PSI (cgroup v1)
+
+
+def _pressure_of(figures: tuple[Any, ...]) -> Pressure:
+    """A Pressure from the seven figures and the mask of those not supported (None). The host
+    monitor never has throttling figures, a v1 cgroup monitor no PSI: those two masks are the
+    common ones, sliced without a loop."""
+    missing = figures[7]
+    if not missing:
+        return tuple.__new__(Pressure, figures[:7])
+    if missing == _NO_THROTTLING_MASK:
+        return tuple.__new__(Pressure, figures[:5] + _NO_THROTTLING)
+    if missing == _NO_PSI:
+        return tuple.__new__(Pressure, (None,) * 5 + figures[5:7])
+    return tuple.__new__(Pressure, [None if missing >> i & 1 else figures[i] for i in range(7)])
 
 
 def _reader(metrics: int, first: int, count: int, cls: type[_T]) -> Callable[[MonitorHandle], _T]:
@@ -269,45 +293,47 @@ class MonitorHandle:
         v = self._memory_figures()[0]
         return v
 
-    def pressure(self, now_ns: Optional[int] = None) -> Pressure:
-        """The pressure readings (dm_monitor_pressure; at `now_ns` for tests): None for a
-        figure this monitor cannot have; raises NotSupportedError when it can have none, else
-        any source's failure."""
+    def pressure(self) -> Pressure:
+        """The pressure readings (dm_monitor_pressure): None for a figure this monitor cannot
+        have; raises NotSupportedError when it can have none, else any source's failure. The
+        hot path, as _reader's: one one-argument C call into a struct of this thread's own."""
         calls = self._pressure_calls
         try:
-            call, view = calls.pop()
+            entry = calls.pop()
         except IndexError:  # every struct is in use by another thread: one more
-            call = ffi.new("dm_pressure_call *")
-            call.mon = self._mon
-            view = ffi.buffer(call)
+            entry = _pressure_entry(self._mon)
         try:
-            if now_ns is None:
-                rc = _dm_call_pressure(call)
-            else:
-                rc = lib.dm_monitor_pressure_at(
-                    self._check_open(), now_ns, ffi.addressof(call[0], "out")
-                )
-            if rc == _DM_E_BUFFER:
-                err = ffi.new("dm_error *")
-                if lib.dm_monitor_grow(self._check_open(), PRESSURE, err) != lib.DM_OK:
-                    raise error_from_c("grow", err)
-                if now_ns is None:
-                    rc = _dm_call_pressure(call)
-                else:
-                    rc = lib.dm_monitor_pressure_at(
-                        self._check_open(), now_ns, ffi.addressof(call[0], "out")
-                    )
+            rc = _dm_call_pressure(entry[0])
             if rc:
-                self._raise_pressure_failure(rc, call.out)
-            figures = _unpack_pressure(view)
-            missing = figures[7]
-            if not missing:
-                return tuple.__new__(Pressure, figures[:7])
-            return tuple.__new__(
-                Pressure, [None if missing >> i & 1 else figures[i] for i in range(7)]
-            )
+                rc = self._pressure_retry(rc, entry[0], None)
+            figures = _unpack_pressure(entry[1])
         finally:
-            calls.append((call, view))
+            calls.append(entry)
+        return _pressure_of(figures)
+
+    def pressure_at(self, now_ns: int) -> Pressure:
+        """pressure() as if the monotonic clock read `now_ns` (tests)."""
+        call, view = _pressure_entry(self._check_open())
+        rc = lib.dm_monitor_pressure_at(call.mon, now_ns, ffi.addressof(call[0], "out"))
+        if rc:
+            self._pressure_retry(rc, call, now_ns)
+        return _pressure_of(_unpack_pressure(view))
+
+    def _pressure_retry(self, rc: int, call: Any, now_ns: Optional[int]) -> int:
+        """A failed pressure call: grows a buffer a file outgrew and calls again; raises the
+        failure otherwise (or if it remains)."""
+        if rc == _DM_E_BUFFER:
+            err = ffi.new("dm_error *")
+            if lib.dm_monitor_grow(self._check_open(), PRESSURE, err) != lib.DM_OK:
+                raise error_from_c("grow", err)
+            out = ffi.addressof(call[0], "out")
+            if now_ns is None:
+                rc = lib.dm_monitor_pressure(call.mon, out)
+            else:
+                rc = lib.dm_monitor_pressure_at(call.mon, now_ns, out)
+        if rc:
+            self._raise_pressure_failure(rc, call.out)
+        return rc
 
     def _raise_pressure_failure(self, rc: int, out: Any) -> None:
         self._check_open()

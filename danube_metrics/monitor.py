@@ -158,7 +158,7 @@ class _CoreMonitor(ResourceMonitor):
 
     def _pressure_at(self, now_ns: int) -> Pressure:
         """get_pressure() as if the monotonic clock read `now_ns` (for tests)."""
-        return self._handle.pressure(now_ns)
+        return self._handle.pressure_at(now_ns)
 
     def close(self) -> None:
         self._handle.close()

@@ -6,9 +6,10 @@
 #include "dm_scan.h"
 
 /* "KEY=" at line[*pos], then the kernel's %lu.%02lu: digits, a dot, two digits. */
-static int average_field(const char *line, size_t len, size_t *pos, const char *key)
+static int average_field(const char *line, size_t len, size_t *pos, const char *key,
+                         size_t klen)
 {
-    size_t i = *pos, klen = strlen(key), digits = 0;
+    size_t i = *pos, digits = 0;
     if (len - i < klen || memcmp(line + i, key, klen) != 0)
         return -1;
     i += klen;
@@ -26,12 +27,13 @@ static int average_field(const char *line, size_t len, size_t *pos, const char *
 static int pressure_line(const char *line, size_t len, const char *kind, uint64_t *total)
 {
     static const char *const averages[3] = {" avg10=", " avg60=", " avg300="};
+    static const size_t average_len[3] = {7, 7, 8};
     size_t pos = 4;
     int k;
     if (len < 4 || memcmp(line, kind, 4) != 0)
         return -1;
     for (k = 0; k < 3; k++)
-        if (average_field(line, len, &pos, averages[k]) != 0)
+        if (average_field(line, len, &pos, averages[k], average_len[k]) != 0)
             return -1;
     if (len - pos < 7 || memcmp(line + pos, " total=", 7) != 0)
         return -1;
