@@ -106,8 +106,10 @@ def test_container_at_its_quota_is_throttled_nearly_every_period() -> None:
     assert p["cpu_throttled_percent"] >= 85.0, msg  # and runs out of it nearly every period
     raw = 100 * r["raw_throttled"] / max(r["raw_periods"], 1)
     assert p["cpu_throttled_percent"] == pytest.approx(raw, abs=10.0), msg
-    # 0.8 s of every second waiting for the next period, give or take.
-    assert 0.5 <= p["cpu_throttled_seconds_per_second"] <= 1.0, msg
+    # Throttled time moved, as the periods did. Its size depends on when in each period the
+    # host let the container run its 20 ms (0.8 s/s on a quiet machine, less when busy), and
+    # it is summed over the CPUs the cgroup was throttled on: one busy thread, at most one.
+    assert 0.0 < p["cpu_throttled_seconds_per_second"] <= 1.05, msg
     if r["environment"]["cgroup_version"] == 1:
         assert p["cpu_some_percent"] is None, msg  # no per-cgroup PSI on v1
         assert "cgroup v1" in r["environment"]["pressure_note"], msg
