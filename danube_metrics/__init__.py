@@ -23,7 +23,7 @@ from danube_metrics.errors import (
     ReadingError,
     ReportFormatError,
 )
-from danube_metrics.readings import DiskIOStats, NetworkIOStats, Sample
+from danube_metrics.readings import DiskIOStats, NetworkIOStats, Pressure, Sample
 from danube_metrics.report import LoadReport, ResourceType, SystemLoad, TopicLoad
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ __all__ = [
     "NotReadyError",
     "NotSupportedError",
     "ParseError",
+    "Pressure",
     "ReadingError",
     "Readings",
     "ReportFormatError",
