@@ -6,6 +6,16 @@ or ``except ValueError`` keep working.
 
 from __future__ import annotations
 
+__all__ = [
+    "DanubeMetricsError",
+    "MonitorClosedError",
+    "NotReadyError",
+    "NotSupportedError",
+    "ParseError",
+    "ReadingError",
+    "ReportFormatError",
+]
+
 from typing import Optional
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["DiskIOStats", "NetworkIOStats", "Sample"]
+
 from typing import NamedTuple
 
 
