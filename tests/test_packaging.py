@@ -1,8 +1,12 @@
-"""The package as it is shipped: its public names.
+"""The package as it is shipped: its public names, running from a clone, the sdist.
 
 - Every public module (no leading underscore) declares ``__all__``, and each name in it
   exists; every exception class the package defines can be imported from ``danube_metrics``.
   Modules and exceptions are discovered, not listed, so that new ones are checked too.
+- From a clone's root, ``python -m danube_metrics`` runs where the C core is built in place
+  (an editable install), and otherwise says what to do instead of a traceback.
+- The sdist carries every file the test suite it ships needs, no built file, and builds a
+  wheel whose metadata names the license.
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import shutil
+from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import run_python
+from conftest import REPO, run_python
 
 import danube_metrics
 
@@ -93,3 +99,70 @@ def test_star_imports_of_the_model_do_not_load_the_extension() -> None:
     code += "\nimport sys\nassert 'danube_metrics._native' not in sys.modules, 'loaded'\n"
     r = run_python("-c", code)
     assert r.returncode == 0, r.stderr
+
+
+# --- running from a clone ------------------------------------------------------------------------
+
+HINT = "pip install -e ."
+
+
+def copy_of_the_tree(dest: Path) -> Path:
+    """The source files a clone has (no built extension, no generated C), copied to dest."""
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.so", "*.pyd",
+        "_native.c", ".hypothesis", ".pytest_cache", ".mypy_cache", ".ruff_cache",
+    )  # fmt: skip
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy2(REPO / name, dest / name)
+    for name in ("danube_metrics", "csrc"):
+        shutil.copytree(REPO / name, dest / name, ignore=ignore)
+    return dest
+
+
+def test_python_m_from_a_clone_without_the_built_core_says_what_to_do(tmp_path: Path) -> None:
+    tree = copy_of_the_tree(tmp_path)
+    # -S: no site-packages, so that nothing installed (an editable install's finder) supplies
+    # the core; what remains is this interpreter importing the tree from its working directory.
+    r = run_python("-S", "-m", "danube_metrics", "--count", "1", cwd=tree)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith("danube-metrics: error: "), r.stderr
+    assert HINT in r.stderr and str(tree) in r.stderr, r.stderr
+    # The same for a program that imports the tree and measures: an ImportError that says it.
+    code = "import danube_metrics\ndanube_metrics.create_resource_monitor()"
+    r = run_python("-S", "-c", code, cwd=tree)
+    assert r.returncode == 1
+    assert f"ImportError: danube_metrics was imported from the source tree in {tree}" in r.stderr
+    assert HINT in r.stderr, r.stderr
+
+
+def test_an_installed_package_without_its_core_keeps_the_plain_import_error(
+    tmp_path: Path,
+) -> None:
+    # The hint is for a clone only: a package directory with no pyproject.toml and csrc/ beside
+    # it (as installed) keeps Python's own error, which names the missing module.
+    shutil.copytree(
+        REPO / "danube_metrics", tmp_path / "danube_metrics",
+        ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"),
+    )  # fmt: skip
+    r = run_python("-S", "-m", "danube_metrics", "--count", "1", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "No module named 'danube_metrics._native'" in r.stderr, r.stderr
+    assert HINT not in r.stderr
+
+
+def test_python_m_from_this_clone_runs_or_says_what_to_do() -> None:
+    # From the root of the tree these tests come from: the README's first command (an editable
+    # install) makes it run; a tree without the core built in place gets the hint instead.
+    if not (REPO / "pyproject.toml").is_file():
+        pytest.skip(f"{REPO} is not a source tree")
+    args = ("-m", "danube_metrics", "--count", "1", "--interval", "0.1")
+    r = run_python(*args, cwd=REPO)
+    probe = "import importlib.util as u; print(u.find_spec('danube_metrics._native') is not None)"
+    has_core = run_python("-c", probe, cwd=REPO).stdout.strip() == "True"
+    if has_core:
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("danube-metrics "), r.stdout
+    else:
+        assert r.returncode == 1 and HINT in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
