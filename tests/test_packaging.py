@@ -5,18 +5,25 @@
   Modules and exceptions are discovered, not listed, so that new ones are checked too.
 - From a clone's root, ``python -m danube_metrics`` runs where the C core is built in place
   (an editable install), and otherwise says what to do instead of a traceback.
-- The sdist carries every file the test suite it ships needs, no built file, and builds a
-  wheel whose metadata names the license.
+- The sdist ships the clone but its CI files (so every file the shipped tests read) and no
+  built file; its tests import and run from it; it builds a wheel whose metadata names the
+  license (PEP 639). The build runs without isolation, from this environment's setuptools.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
+import re
 import shutil
+import subprocess
+import tarfile
+import zipfile
 from pathlib import Path
 from types import ModuleType
+from typing import Optional
 
 import pytest
 from conftest import REPO, run_python
@@ -166,3 +173,175 @@ def test_python_m_from_this_clone_runs_or_says_what_to_do() -> None:
     else:
         assert r.returncode == 1 and HINT in r.stderr, r.stderr
     assert "Traceback" not in r.stderr, r.stderr
+
+
+# --- the sdist -----------------------------------------------------------------------------------
+
+# What the sdist leaves out of a clone, on purpose: CI's own configuration.
+NOT_SHIPPED = (".ci/", ".github/", ".gitignore")
+# Never in an sdist: what a build or a test run leaves in the tree.
+BUILT = re.compile(r"(\.so|\.pyd|\.dylib|\.o|\.py[cod]|/_native\.c)$|(^|/)__pycache__/")
+# Left out of the copy that the sdist is built from: not part of a clone (virtual environments,
+# caches, earlier build output). A built extension and generated C stay, so that their
+# exclusion from the sdist is checked.
+SCRATCH = (
+    ".git", ".venv", "build", "dist", "*.egg-info", ".hypothesis", ".pytest_cache",
+    ".mypy_cache", ".ruff_cache",
+)  # fmt: skip
+
+
+# Some of the files the shipped tests read, outside tests/ too: the test extension and the C
+# harnesses build from csrc/, the allocation counter is a benchmark's, the README's examples run.
+READ_BY_THE_TESTS = (
+    "tests/conftest.py",
+    "tests/golden/seed.json",
+    "tests/c/sample_main.c",
+    "tests/fuzz/fuzz_open.c",
+    "csrc/build.py",
+    "benchmarks/alloc_count.c",
+    "README.md",
+    "LICENSE",
+)
+
+
+def clone_files() -> list[str]:
+    """The files of this clone (tracked, or untracked and not ignored; relative paths)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO, capture_output=True, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        # Not a git checkout (an unpacked sdist): every file but scratch and built ones.
+        found = []
+        for path in REPO.rglob("*"):
+            rel = path.relative_to(REPO).as_posix()
+            parts = rel.split("/")
+            scratch = any(any(Path(p).match(pat) for pat in SCRATCH) for p in parts)
+            if path.is_file() and not scratch and not BUILT.search(rel):
+                found.append(rel)
+        return sorted(found)
+    paths = (p for p in listed.decode().split("\0") if p)
+    return sorted(p for p in paths if (REPO / p).is_file())
+
+
+def build_requirements_missing() -> Optional[str]:
+    """Why this environment cannot build without isolation, or None."""
+    try:
+        import build  # noqa: F401
+        from packaging.requirements import Requirement
+    except ImportError:
+        return "the build front end is not installed (pip install '.[test]')"
+    from importlib.metadata import PackageNotFoundError, version
+
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    requires = re.search(r"^requires = \[(.*)\]$", text, re.MULTILINE)
+    assert requires, "pyproject.toml has no build-system requires line"
+    for item in re.findall(r'"([^"]+)"', requires.group(1)):
+        req = Requirement(item)
+        try:
+            have = version(req.name)
+        except PackageNotFoundError:
+            have = None
+        if have is None or not req.specifier.contains(have, prereleases=True):
+            return f"the build needs {item}, this environment has {have} (pip install '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def unpacked_sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist built from a copy of this clone, unpacked (built once for this module)."""
+    if not (REPO / "pyproject.toml").is_file():
+        pytest.skip(f"{REPO} is not a source tree")
+    missing = build_requirements_missing()
+    if missing:
+        pytest.skip(missing)
+    work = tmp_path_factory.mktemp("sdist")
+    src = work / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*SCRATCH, "__pycache__"))
+    r = run_python(
+        "-m", "build", "--sdist", "--no-isolation", "--outdir", str(work / "dist"), str(src)
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    (archive,) = (work / "dist").glob("danube_metrics-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        assert all(m.isfile() or m.isdir() for m in members), "links in the sdist"
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.12 and the 3.9-3.11 backports
+            tar.extractall(work / "unpacked", filter="data")
+        else:
+            tar.extractall(work / "unpacked")
+    (top,) = (work / "unpacked").iterdir()
+    return top
+
+
+def sdist_files(top: Path) -> set[str]:
+    return {p.relative_to(top).as_posix() for p in top.rglob("*") if p.is_file()}
+
+
+def test_the_sdist_ships_the_clone_but_its_ci_files(unpacked_sdist: Path) -> None:
+    shipped = sdist_files(unpacked_sdist)
+    wanted = [f for f in clone_files() if not f.startswith(NOT_SHIPPED) and not BUILT.search(f)]
+    for needed in READ_BY_THE_TESTS:
+        assert needed in wanted, f"{needed} is not in the clone"
+    missing = sorted(set(wanted) - shipped)
+    assert not missing, f"the sdist lacks {len(missing)} files of the clone: {missing[:20]}"
+    built = sorted(f for f in shipped if BUILT.search(f))
+    assert not built, f"the sdist ships built files: {built}"
+    # Its scripts stay executable.
+    assert os.access(unpacked_sdist / "tools" / "check-wheel", os.X_OK)
+
+
+def test_the_shipped_tests_import_from_the_unpacked_sdist(unpacked_sdist: Path) -> None:
+    # Every test module imports (conftest, helpers, the test extension's sources), and tests
+    # that read fixture trees and golden files pass there, against the installed package.
+    tests = unpacked_sdist / "tests"
+    pytest_args = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly")
+    r = run_python(*pytest_args, "--collect-only", str(tests))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    collected = re.search(r"(\d+) tests? collected", r.stdout)
+    assert collected and int(collected.group(1)) > 100, r.stdout[-500:]
+    data_tests = [str(tests / name) for name in ("test_host_fixtures.py", "test_report.py")]
+    r = run_python(*pytest_args, "-x", *data_tests)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+
+
+def test_the_unpacked_sdist_builds_a_wheel_that_names_its_license(
+    unpacked_sdist: Path, tmp_path: Path
+) -> None:
+    r = run_python(
+        "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+        "-w", str(tmp_path), str(unpacked_sdist),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    (wheel,) = tmp_path.glob("danube_metrics-*.whl")
+    with zipfile.ZipFile(wheel) as whl:
+        names = whl.namelist()
+        (metadata,) = (n for n in names if n.endswith(".dist-info/METADATA"))
+        headers = whl.read(metadata).decode().split("\n\n", 1)[0].splitlines()
+    assert "License-Expression: Apache-2.0" in headers, headers
+    assert "License-File: LICENSE" in headers, headers
+    # PEP 639: an expression and a License classifier are not given together.
+    assert not [h for h in headers if h.startswith("Classifier: License")], headers
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
+    assert any(re.fullmatch(r"danube_metrics/_native\..*(so|pyd)", n) for n in names), names
+    assert not any(n.startswith(("tests/", "csrc/")) for n in names), names
+
+
+def test_the_license_file_is_the_apache_license() -> None:
+    text = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text and len(text) > 10_000
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^license = "Apache-2\.0"$', pyproject, re.MULTILINE)
+    assert re.search(r'^license-files = \["LICENSE"\]$', pyproject, re.MULTILINE)
+
+
+def test_setuptools_is_bounded_alike_for_the_build_and_the_tests() -> None:
+    # The packaging tests build without isolation, with the test extras' setuptools: it must be
+    # the range the build asks for, and that range has an upper bound.
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    ranges = set(re.findall(r'"setuptools([<>=!~][^"]*)"', pyproject))
+    assert len(ranges) == 1, f"setuptools is required differently: {sorted(ranges)}"
+    (spec,) = ranges
+    assert re.fullmatch(r">=77(\.\d+)*,<\d+", spec), spec
