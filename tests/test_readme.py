@@ -37,6 +37,7 @@ from conftest import REPO
 
 README = REPO / "README.md"
 TIMEOUT = 60  # seconds for one example; the longest takes about 5
+FRAME_WAIT = 20  # seconds for the live view's first frame (it comes after one interval)
 
 FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 NOT_RUN = re.compile(r"^\s*<!--\s*not-run:\s*(.*?)\s*-->\s*$")
@@ -175,11 +176,16 @@ def interrupt_after_first_frame(proc: subprocess.Popen[str]) -> Run:
     err: list[str] = []
     stderr_reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))  # type: ignore[union-attr]
     stderr_reader.start()
+    # Should no frame end (a blank line), Ctrl-C comes anyway, later: the run never hangs.
+    late_interrupt = threading.Timer(FRAME_WAIT, proc.send_signal, [signal.SIGINT])
+    late_interrupt.start()
     for line in proc.stdout:
         out.append(line)
         if line == "\n":
             break
-    proc.send_signal(signal.SIGINT)
+    late_interrupt.cancel()
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
     stdout_reader = threading.Thread(target=lambda: out.append(proc.stdout.read()))  # type: ignore[union-attr]
     stdout_reader.start()
     try:
