@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from danube_metrics.errors import (
     DanubeMetricsError,
+    InputTooLargeError,
     MonitorClosedError,
     NotReadyError,
     NotSupportedError,
@@ -45,6 +46,7 @@ __all__ = [
     "DanubeMetricsError",
     "DiskIOStats",
     "Environment",
+    "InputTooLargeError",
     "LoadReport",
     "MonitorClosedError",
     "NativeResourceMonitor",
