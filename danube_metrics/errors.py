@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "DanubeMetricsError",
+    "InputTooLargeError",
     "MonitorClosedError",
     "NotReadyError",
     "NotSupportedError",

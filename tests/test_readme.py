@@ -3,8 +3,9 @@
 - Every ```python block runs on its own, as a script in an empty temporary directory (so the
   installed package is imported, not the source tree), and must exit 0.
 - Every command line of the package in a ```sh block (``danube-metrics ...``, also after
-  ``.venv/bin/`` or ``&&``, and ``python -m danube_metrics ...``) runs for real and must exit 0;
-  the live view, which runs until Ctrl-C, gets SIGINT once it has shown a frame. Other shell
+  ``.venv/bin/`` or ``&&``, and ``python -m danube_metrics ...``) runs for real and must exit 0,
+  in a directory holding the files it names (topics.txt, broker*.json, expanded as a shell
+  would); the live view, which runs until Ctrl-C, gets SIGINT once it has shown a frame. Other shell
   lines (installs, the test run, tools/) are setup, not examples of the package, and are not
   run here (.ci/run runs the README's test command).
 - A ``$ danube-metrics ...`` line in an output example names files the README does not ship:
@@ -42,8 +43,24 @@ FRAME_WAIT = 20  # seconds for the live view's first frame (it comes after one i
 FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 NOT_RUN = re.compile(r"^\s*<!--\s*not-run:\s*(.*?)\s*-->\s*$")
 PYTHONS = {"python", "python3", ".venv/bin/python", ".venv/bin/python3"}
-# Files the README's commands name, made in the directory they run in.
-COMMAND_FILES = {"topics.txt": "/default/orders\n/default/new\n"}
+TOPICS = ["/default/orders", "/default/new"]
+
+
+def command_files() -> dict[str, str]:
+    """The files the README's commands name (topics.txt, broker*.json), made where they run:
+    two fresh reports, one in each schema."""
+    from danube_metrics import LoadReport, ResourceType, SystemLoad
+
+    def usage(cpu: float) -> list[SystemLoad]:
+        return [SystemLoad(ResourceType.CPU, cpu), SystemLoad(ResourceType.Memory, 40.0)]
+
+    upstream = LoadReport(usage(62.0), 1, ["/t/1"], broker_id=1)
+    seed = LoadReport(usage(35.0), 2, ["/t/2", "/t/3"])
+    return {
+        "topics.txt": "".join(f"{t}\n" for t in TOPICS),
+        "broker1.json": upstream.to_json(schema="upstream"),
+        "broker2.json": seed.to_json(),
+    }
 
 
 @dataclass(frozen=True)
@@ -149,8 +166,13 @@ def script_path() -> str:
     return found
 
 
-def expand(command: Command) -> list[str]:
-    args = list(command.args)
+def expand(command: Command, cwd: Path) -> list[str]:
+    # As a shell would: a pattern that matches files becomes their names.
+    args = []
+    for arg in command.args:
+        pattern = any(c in arg for c in "*?[")
+        matches = sorted(str(p.relative_to(cwd)) for p in cwd.glob(arg)) if pattern else []
+        args.extend(matches or [arg])
     if args == ["..."]:
         # "python -m danube_metrics ...": any of the lines above; one short live view stands
         # for them.
@@ -200,7 +222,7 @@ def interrupt_after_first_frame(proc: subprocess.Popen[str]) -> Run:
 
 
 def run_command(command: Command, cwd: Path) -> Run:
-    argv = expand(command)
+    argv = expand(command, cwd)
     proc = subprocess.Popen(
         argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
@@ -242,7 +264,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
         for command in COMMANDS:
             if command.not_run is None:
                 cwd = tmp_path_factory.mktemp("readme-command")
-                for name, content in COMMAND_FILES.items():
+                for name, content in command_files().items():
                     (cwd / name).write_text(content, encoding="utf-8")
                 jobs[command.id] = pool.submit(run_command, command, cwd)
         return {key: job.result() for key, job in jobs.items()}
@@ -284,7 +306,10 @@ def test_command_line_runs(command: Command, runs: dict[str, Run]) -> None:
         from danube_metrics import LoadReport
 
         report = LoadReport.from_json(r.stdout)
-        assert report.topic_list == COMMAND_FILES["topics.txt"].split(), report
+        assert report.topic_list == (TOPICS if "--topics-file" in command.args else [])
+        if "--broker-id" in command.args:
+            broker_id = command.args[command.args.index("--broker-id") + 1]
+            assert report.broker_id == int(broker_id), report
 
 
 # --- the extraction on small texts ---------------------------------------------------------------
