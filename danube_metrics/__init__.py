@@ -1,11 +1,12 @@
 """danube-metrics: how loaded is this machine? CPU %, memory %, disk and network bytes/s.
 
->>> from danube_metrics import create_resource_monitor
+>>> from danube_metrics import create_resource_monitor, generate_load_report
 >>> with create_resource_monitor() as mon:
 ...     report = generate_load_report(0, [], monitor=mon)  # doctest: +SKIP
 
 The reports and their rankings need no C extension; the monitors (and
-:func:`generate_load_report`, which reads one) are imported on first use, with it.
+:func:`generate_load_report`, which reads one) are imported on first use, with it. Every
+exception the package raises is importable from here.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from danube_metrics.errors import (
     ReadingError,
     ReportFormatError,
 )
+from danube_metrics.rankings import NoEligibleBrokerError
 from danube_metrics.readings import DiskIOStats, NetworkIOStats, Pressure, Sample
 from danube_metrics.report import LoadReport, ResourceType, SystemLoad, TopicLoad
 
@@ -49,6 +51,7 @@ __all__ = [
     "MonitorClosedError",
     "NativeResourceMonitor",
     "NetworkIOStats",
+    "NoEligibleBrokerError",
     "NotReadyError",
     "NotSupportedError",
     "ParseError",

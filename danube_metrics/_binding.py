@@ -10,7 +10,16 @@ import struct
 import weakref
 from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
-from danube_metrics._native import ffi, lib
+from danube_metrics._source_tree import missing_extension_hint
+
+try:
+    from danube_metrics._native import ffi, lib
+except ImportError as exc:
+    hint = missing_extension_hint(exc)
+    if hint is None:
+        raise
+    raise ImportError(hint, name=exc.name) from exc
+
 from danube_metrics.errors import (
     DanubeMetricsError,
     MonitorClosedError,

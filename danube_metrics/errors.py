@@ -6,6 +6,17 @@ or ``except ValueError`` keep working.
 
 from __future__ import annotations
 
+__all__ = [
+    "DanubeMetricsError",
+    "InputTooLargeError",
+    "MonitorClosedError",
+    "NotReadyError",
+    "NotSupportedError",
+    "ParseError",
+    "ReadingError",
+    "ReportFormatError",
+]
+
 from typing import Optional
 
 

@@ -7,6 +7,23 @@ first call measures since the monitor was created.
 
 from __future__ import annotations
 
+__all__ = [
+    "DEFAULT_MIN_INTERVAL",
+    "MAX_INTERVAL",
+    "MODES",
+    "CgroupResourceMonitor",
+    "DiskIOStats",
+    "Environment",
+    "NativeResourceMonitor",
+    "NetworkIOStats",
+    "Readings",
+    "ResourceMonitor",
+    "Sample",
+    "container_kind",
+    "container_signals",
+    "create_resource_monitor",
+]
+
 import abc
 import math
 import os

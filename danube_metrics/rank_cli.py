@@ -6,6 +6,20 @@ them once per strategy, and prints the result as tables or as one JSON document.
 
 from __future__ import annotations
 
+__all__ = [
+    "EXIT_NO_BROKER",
+    "STDIN",
+    "STDIN_LABEL",
+    "ReadReport",
+    "StrategyRanking",
+    "broker_names",
+    "rank_reports",
+    "rankings_document",
+    "read_reports",
+    "render_rankings",
+    "run_rank",
+]
+
 import argparse
 import collections
 import json

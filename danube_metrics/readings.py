@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["DiskIOStats", "NetworkIOStats", "Pressure", "Sample"]
+
 from typing import NamedTuple, Optional
 
 
