@@ -74,7 +74,48 @@ def cases() -> Boot:
         )
         if r.returncode != 0 or r.stderr:
             print(f"stderr:\n{r.stderr}")
+        for case in boot.cases.values():
+            print(_summary(case))
     return boot
+
+
+def _summary(case: dict[str, Any]) -> str:
+    """One line: the case's figures beside the kernel's (for the log and the issue)."""
+    c = case.get("child")
+    if c is None:
+        return f"{case['case']}: error"
+    parts = []
+    for key in ("cpu", "cpu_after_rewrite"):
+        if key in c:
+            x = c[key]
+            cores = f", {x['usage_cores']:.3f} cores" if "usage_cores" in x else ""
+            parts.append(f"{key} {x['figure']:.1f} % (kernel {x['truth_percent']:.1f} %{cores})")
+    if "memory" in c:
+        m = c["memory"]
+        parts.append(f"memory {m['figure']:.2f} % (kernel {m['truth']['percent']:.2f} %)")
+        if "figure_after_page_cache" in m:
+            a = m["truth_after_page_cache"]
+            parts.append(
+                f"after the page cache {m['figure_after_page_cache']:.2f} % (kernel "
+                f"{a['percent']:.2f} %, raw usage {a['raw_usage_percent']:.1f} %)"
+            )
+    if "disk" in c:
+        d = c["disk"]
+        parts.append(
+            f"disk {d['figure_bytes_low']:.0f}..{d['figure_bytes_high']:.0f} B (kernel "
+            f"{d['truth_written_bytes']} B, written {d['written_bytes']} B)"
+        )
+    for key in ("environment", "environment_after_rewrite"):
+        if key in c:
+            e = c[key]
+            parts.append(
+                f"{key} {e['kind']}, v{e['cgroup_version']}, {e['cgroup_path']}, cpu limit "
+                f"{e['cpu_limit_cores']}, memory limit {e['memory_limit_bytes']}"
+            )
+    for key in ("open_cgroup", "open_None"):
+        if key in c:
+            parts.append(f"{key}: {c[key].get('error') or c[key].get('type')}")
+    return f"{case['case']} ({case['seconds']} s): " + "; ".join(parts)
 
 
 def _case(boot: Boot, name: str) -> dict[str, Any]:
@@ -309,3 +350,16 @@ def test_the_helper_runs_a_command_in_a_namespaced_cgroup_with_limits(helper_run
     assert result.stdout == "0::/\n20000 100000\nmax\ncarried\n", result
     assert result.stderr == "to-stderr\n", result
     assert "danube-vm: done" in result.console
+
+
+def test_the_boot_watchdog_kills_a_boot_that_is_late_and_retries() -> None:
+    reason = vm_unavailable()
+    if reason is not None:
+        _require(Boot(reason))
+    # No boot reaches its job in 0.2 s (8 s is the fastest measured here): each attempt is
+    # killed by the watchdog, and the error tells every attempt's story.
+    with pytest.raises(VMBootError) as caught:
+        run_in_vm(["true"], boot_timeout=0.2, attempts=2)
+    message = str(caught.value)
+    assert "attempt 1: the job did not start within 0 s" in message, message
+    assert "attempt 2: " in message and "attempt 3" not in message, message

@@ -26,8 +26,8 @@ How the guest is made, without building an image:
 - A boot that hangs before the job starts (about one in sixty did) is killed and retried.
 
 The job itself runs tests/vm_guest.py in the guest, which makes the cgroups, moves itself into
-the leaf, enters a cgroup namespace on request (util-linux ``unshare``, then a fresh cgroup2
-mount) and execs the command. Missing host tools are installed with apt-get (as root).
+the leaf, enters new cgroup and mount namespaces on request (with a cgroup2 mount of their
+own) and execs the command. Missing host tools are installed with apt-get (as root).
 
 Typical use::
 
@@ -39,11 +39,13 @@ Typical use::
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import io
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import struct
@@ -86,7 +88,6 @@ HOST_TOOLS = {
     BUSYBOX: "busybox-static",
     "depmod": "kmod",
     "mkfs.ext4": "e2fsprogs",
-    "unshare": "util-linux",
     "dpkg-deb": "dpkg",
     "xz": "xz-utils",
 }
@@ -242,38 +243,22 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+@functools.cache
 def _kernel_package() -> Optional[tuple[str, str]]:
-    """(name, version) of the kernel package linux-image-amd64 depends on, or None."""
+    """(name, version) of the kernel package linux-image-amd64 depends on, or None (apt-cache
+    takes seconds on a busy machine: asked once per process)."""
     try:
-        deps = subprocess.run(
-            ["apt-cache", "depends", KERNEL_META_PACKAGE],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-        name = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in deps.splitlines()
-                if line.strip().startswith("Depends:") and "linux-image-" in line
-            ),
-            None,
-        )
-        if name is None:
-            return None
         show = subprocess.run(
-            ["apt-cache", "show", "--no-all-versions", name],
+            ["apt-cache", "show", "--no-all-versions", KERNEL_META_PACKAGE],
             capture_output=True,
             text=True,
             check=False,
         ).stdout
     except OSError:
         return None
-    version = next(
-        (ln.split(":", 1)[1].strip() for ln in show.splitlines() if ln.startswith("Version:")),
-        None,
-    )
-    return (name, version) if version else None
+    # "Depends: linux-image-6.1.0-57-amd64 (= 6.1.192-3)"
+    found = re.search(r"^Depends:.*?\b(linux-image-[^\s,(]+) \(= ([^)\s]+)\)", show, re.M)
+    return (found.group(1), found.group(2)) if found else None
 
 
 def _vmlinux_from_bzimage(bzimage: bytes) -> bytes:
@@ -413,6 +398,9 @@ def guest_kernel() -> GuestKernel:
                 shutil.rmtree(partial, ignore_errors=True)
                 _fetch_kernel(partial, found[0])
                 partial.rename(kdir)
+                for old in root.glob("linux-image-*"):  # kernels the archive has replaced
+                    if old != kdir:
+                        shutil.rmtree(old, ignore_errors=True)
         else:
             cached = sorted(
                 (p for p in root.glob("linux-image-*") if (p / "release").exists()),
@@ -430,6 +418,8 @@ def guest_kernel() -> GuestKernel:
             digest.update(part if isinstance(part, bytes) else part.encode())
         initramfs = kdir / f"initramfs-{digest.hexdigest()[:16]}.cpio"
         if not initramfs.exists():
+            for stale in kdir.glob("initramfs-*"):
+                stale.unlink()
             data = _build_initramfs(kdir / "modules", release, order)
             tmp = initramfs.with_suffix(".tmp")
             tmp.write_bytes(data)
@@ -549,6 +539,8 @@ def run_in_vm(
             "PATH": SYSTEM_PATH,
             "HOME": "/root",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # If the tests import the package through PYTHONPATH, so must the guest.
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
             **(env or {}),
         },
         "cwd": cwd,

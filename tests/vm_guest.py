@@ -9,19 +9,22 @@ each of its cases.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Optional
 
 CGROUP_MOUNT = "/sys/fs/cgroup"
 CONTROLLERS = "+cpu +cpuset +io +memory +pids"
 
-# Run in the new cgroup and mount namespaces: a fresh cgroup2 mount shows the namespace's
-# root (the process's cgroup) at /sys/fs/cgroup, as a pod sees it. nsdelegate can only be
-# given in the initial namespace.
-_REMOUNT = f'umount {CGROUP_MOUNT} && mount -t cgroup2 cgroup2 {CGROUP_MOUNT} && exec "$@"'
+# unshare(2) and mount(2) flags (linux/sched.h, linux/mount.h).
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
 
 
 def cgroup_dir(path: str) -> str:
@@ -61,11 +64,24 @@ def join_cgroup(path: str) -> None:
     write(os.path.join(cgroup_dir(path), "cgroup.procs"), "0")
 
 
-def namespaced(argv: Sequence[str]) -> list[str]:
-    """`argv` wrapped to run in new cgroup and mount namespaces with their own cgroup2 mount
-    (util-linux unshare; busybox's lacks --cgroup). Join the cgroup first: the namespace is
-    rooted at the cgroup of the process that makes it."""
-    return ["unshare", "--cgroup", "--mount", "sh", "-c", _REMOUNT, "sh", *argv]
+def enter_cgroup_namespace() -> None:
+    """Gives the calling process new cgroup and mount namespaces and a cgroup2 mount of its
+    own at /sys/fs/cgroup, whose root is its cgroup: a pod's view. Join the cgroup first (the
+    namespace is rooted at the cgroup of the process that makes it). nsdelegate can only be
+    given in the initial namespace."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+    check(libc.unshare(CLONE_NEWCGROUP | CLONE_NEWNS), "unshare")
+    # Private, so that the remount below does not reach the initial namespace's mounts.
+    check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    mount = CGROUP_MOUNT.encode()
+    check(libc.umount2(mount, MNT_DETACH), f"umount {CGROUP_MOUNT}")
+    check(libc.mount(b"cgroup2", mount, b"cgroup2", 0, None), f"mount cgroup2 {CGROUP_MOUNT}")
 
 
 def run_job(spec: Mapping[str, object]) -> None:
@@ -78,7 +94,7 @@ def run_job(spec: Mapping[str, object]) -> None:
         make_cgroup(str(cgroup_path))
         join_cgroup(str(cgroup_path))
     if spec.get("cgroupns"):
-        argv = namespaced(argv)
+        enter_cgroup_namespace()
     os.chdir(str(spec["cwd"]))
     env = dict(spec["env"])  # type: ignore[call-overload]
     os.execvpe(argv[0], argv, env)
