@@ -95,6 +95,7 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 BOOT_TIMEOUT = 120.0  # seconds from QEMU's start to the job's start: measured 8 to 20 s
 BOOT_ATTEMPTS = 3
+CACHE_LAYOUT = 2
 SCRATCH_DISK_BYTES = 2 << 30  # sparse: only what the guest writes takes space
 
 
@@ -261,26 +262,36 @@ def _kernel_package() -> Optional[tuple[str, str]]:
     return (found.group(1), found.group(2)) if found else None
 
 
+def _unxz(data: bytes) -> bytes:
+    """The first xz stream in `data`, decompressed (whatever follows it is ignored)."""
+    try:
+        import lzma
+    except ImportError:  # an interpreter built without liblzma: xz-utils does it
+        return subprocess.run(
+            [_tool("xz"), "-dc", "--single-stream"], input=data, capture_output=True, check=False
+        ).stdout
+    return lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(data)
+
+
 def _vmlinux_from_bzimage(bzimage: bytes) -> bytes:
     """The ELF kernel inside a bzImage whose payload is xz (Debian's CONFIG_KERNEL_XZ)."""
     start = bzimage.find(b"\xfd7zXZ\x00")
     if start < 0:
         raise VMUnavailable("vmlinuz has no xz payload (not CONFIG_KERNEL_XZ?)")
-    try:
-        import lzma
-    except ImportError:  # an interpreter built without liblzma: xz-utils does it
-        elf = subprocess.run(
-            [_tool("xz"), "-dc", "--single-stream"],
-            input=bzimage[start:],
-            capture_output=True,
-            check=False,
-        ).stdout
-    else:
-        # The payload is followed by other data; the decompressor stops at the stream's end.
-        elf = lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(bzimage[start:])
+    elf = _unxz(bzimage[start:])  # the payload is followed by other data
     if elf[:4] != b"\x7fELF":
         raise VMUnavailable("vmlinuz's xz payload is not an ELF kernel")
     return elf
+
+
+def _module_file(path: Path) -> tuple[str, bytes]:
+    """A module's plain file name and bytes: busybox insmod takes no compressed modules, which
+    newer Debian kernels ship (.ko.xz)."""
+    if path.name.endswith(".ko"):
+        return path.name, path.read_bytes()
+    if path.name.endswith(".ko.xz"):
+        return path.name[: -len(".xz")], _unxz(path.read_bytes())
+    raise VMUnavailable(f"cannot load {path.name} from the initramfs (not .ko or .ko.xz)")
 
 
 def _module_load_order(modules_dir: Path, wanted: Sequence[str]) -> list[str]:
@@ -326,15 +337,15 @@ def _cpio_newc(entries: Sequence[tuple[str, int, bytes]]) -> bytes:
     return out.getvalue()
 
 
-def _build_initramfs(kernel_dir: Path, release: str, modules: Sequence[str]) -> bytes:
-    init = INIT_SCRIPT.read_text().replace("@MODULES@", " ".join(Path(m).name for m in modules))
+def _build_initramfs(modules_dir: Path, modules: Sequence[str]) -> bytes:
+    init = INIT_SCRIPT.read_text().replace("@MODULES@", " ".join(modules))
     entries: list[tuple[str, int, bytes]] = [
         ("bin", 0o40755, b""),
         ("bin/busybox", 0o100755, Path(BUSYBOX).read_bytes()),
         ("modules", 0o40755, b""),
     ]
     for mod in modules:
-        entries.append((f"modules/{Path(mod).name}", 0o100644, (kernel_dir / mod).read_bytes()))
+        entries.append((f"modules/{mod}", 0o100644, (modules_dir / mod).read_bytes()))
     for d in ("dev", "proc", "sys", "host", "scratch", "newroot"):
         entries.append((d, 0o40755, b""))
     entries.append(("init", 0o100755, init.encode()))
@@ -369,11 +380,12 @@ def _fetch_kernel(dest: Path, package: str) -> str:
         order = _module_load_order(modules_dir, GUEST_MODULES)
         vmlinux = _vmlinux_from_bzimage((tree / "boot" / f"vmlinuz-{release}").read_bytes())
         (dest / "modules").mkdir(parents=True)
+        names = []
         for mod in order:
-            target = dest / "modules" / mod
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(modules_dir / mod, target)
-        (dest / "modules" / "order").write_text("\n".join(order) + "\n")
+            name, data = _module_file(modules_dir / mod)
+            (dest / "modules" / name).write_bytes(data)
+            names.append(name)
+        (dest / "modules" / "order").write_text("\n".join(names) + "\n")
         (dest / "vmlinux").write_bytes(vmlinux)
         (dest / "release").write_text(release + "\n")
     return release
@@ -390,26 +402,32 @@ def guest_kernel() -> GuestKernel:
     with _locked(root / "lock"):
         found = _kernel_package()
         if found is not None:
-            package = f"{found[0]} {found[1]}"
-            kdir = root / f"{found[0]}_{found[1]}".replace(":", "%3a")
+            name, version = found
+            # The layout number changes when what is cached changes: old caches are rebuilt.
+            kdir = root / f"{name}_{version}_layout{CACHE_LAYOUT}".replace(":", "%3a")
             if not (kdir / "release").exists():
                 shutil.rmtree(kdir, ignore_errors=True)
                 partial = kdir.with_name(kdir.name + ".partial")
                 shutil.rmtree(partial, ignore_errors=True)
-                _fetch_kernel(partial, found[0])
+                _fetch_kernel(partial, name)
+                (partial / "package").write_text(f"{name} {version}\n")
                 partial.rename(kdir)
                 for old in root.glob("linux-image-*"):  # kernels the archive has replaced
                     if old != kdir:
                         shutil.rmtree(old, ignore_errors=True)
         else:
             cached = sorted(
-                (p for p in root.glob("linux-image-*") if (p / "release").exists()),
+                (
+                    p
+                    for p in root.glob(f"linux-image-*_layout{CACHE_LAYOUT}")
+                    if (p / "release").exists()
+                ),
                 key=lambda p: p.stat().st_mtime,
             )
             if not cached:
                 raise VMUnavailable(f"apt-cache knows no {KERNEL_META_PACKAGE} and none cached")
             kdir = cached[-1]
-            package = kdir.name.replace("_", " ")
+        package = (kdir / "package").read_text().strip()
         release = (kdir / "release").read_text().strip()
         order = (kdir / "modules" / "order").read_text().split()
         # The initramfs depends on the init script and busybox too: key it by all three.
@@ -420,7 +438,7 @@ def guest_kernel() -> GuestKernel:
         if not initramfs.exists():
             for stale in kdir.glob("initramfs-*"):
                 stale.unlink()
-            data = _build_initramfs(kdir / "modules", release, order)
+            data = _build_initramfs(kdir / "modules", order)
             tmp = initramfs.with_suffix(".tmp")
             tmp.write_bytes(data)
             tmp.rename(initramfs)
