@@ -5,6 +5,8 @@ Units as in :mod:`danube_metrics.report`.
 
 from __future__ import annotations
 
+__all__ = ["U64_MAX", "ResourceType", "SystemLoad", "TopicLoad"]
+
 import enum
 import math
 from dataclasses import dataclass
