@@ -90,6 +90,15 @@ def _summary(case: dict[str, Any]) -> str:
             x = c[key]
             cores = f", {x['usage_cores']:.3f} cores" if "usage_cores" in x else ""
             parts.append(f"{key} {x['figure']:.1f} % (kernel {x['truth_percent']:.1f} %{cores})")
+            if "pressure" in x:
+                f, t = x["pressure"]["figures"], x["pressure"]["truth"]
+                parts.append(
+                    f"throttled {f['cpu_throttled_percent']:.1f} % of periods (kernel "
+                    f"{t['cpu_throttled_percent']:.1f} %), "
+                    f"{f['cpu_throttled_seconds_per_second']:.3f} s/s (kernel "
+                    f"{t['cpu_throttled_seconds_per_second']:.3f}), cpu some "
+                    f"{f['cpu_some_percent']:.1f} % (kernel {t['cpu_some_percent']:.1f} %)"
+                )
     if "memory" in c:
         m = c["memory"]
         parts.append(f"memory {m['figure']:.2f} % (kernel {m['truth']['percent']:.2f} %)")
@@ -166,6 +175,26 @@ def test_cpu_max_half_a_core_reads_its_limit_full(cases: Boot) -> None:
     assert c["type"] == "CgroupResourceMonitor"
     _environment(c, cgroup_version=2, cgroup_path="/danube/cpu-quota", cpu_limit_cores=0.5)
     _check_cpu(c["cpu"], 0.5, "cpu.max 0.5")
+
+
+def test_pressure_and_throttling_at_the_quota(cases: Boot) -> None:
+    """PSI and CFS throttling of a cgroup, which this v1 host cannot show: the monitor's
+    figures over its interval against cpu.stat and cpu.pressure read beside its calls."""
+    p = _case(cases, "cpu_quota")["cpu"]["pressure"]
+    figures, truth = p["figures"], p["truth"]
+    msg = json.dumps(p)
+    # Two busy loops against half a core: the kernel throttles nearly every period.
+    assert truth["periods"] >= 20 and truth["cpu_throttled_percent"] >= 80.0, msg
+    for key in ("cpu_throttled_percent", "cpu_some_percent"):
+        assert figures[key] == pytest.approx(truth[key], abs=CPU_POINTS), f"{key}: {msg}"
+    # Summed over the CPUs (up to 2 s/s here), and the kernel adds a CPU's throttled time only
+    # as it unthrottles, so either end of the interval may miss up to a period per CPU.
+    assert figures["cpu_throttled_seconds_per_second"] == pytest.approx(
+        truth["cpu_throttled_seconds_per_second"], rel=0.1
+    ), msg
+    assert truth["cpu_throttled_seconds_per_second"] > 0.5, msg
+    # psi=1 on a v2 kernel: every stall figure is there (a real 0 at most, never None).
+    assert all(figures[k] is not None for k in figures), msg
 
 
 def test_a_parent_tighter_than_the_leaf_wins(cases: Boot) -> None:

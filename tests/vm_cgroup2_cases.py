@@ -140,7 +140,18 @@ def _environment(mon: Any) -> dict[str, Any]:
     return {k: getattr(env, k) for k in keys}
 
 
-def _measure_cpu(mon: Any, busy: int, host: bool) -> dict[str, Any]:
+def _pressure_counters() -> list[float]:
+    """The counters behind the cgroup's pressure figures: cpu.stat's nr_periods, nr_throttled
+    and throttled_usec, and the total= of cpu.pressure's "some" line (microseconds)."""
+    d = _own_cgroup_dir()
+    stat = _kv(os.path.join(d, "cpu.stat"))
+    with open(os.path.join(d, "cpu.pressure")) as f:
+        some = next(line for line in f if line.startswith("some "))
+    total = int(some.split("total=")[1])
+    return [stat["nr_periods"], stat["nr_throttled"], stat["throttled_usec"], total]
+
+
+def _measure_cpu(mon: Any, busy: int, host: bool, pressure: bool = False) -> dict[str, Any]:
     """A busy load of `busy` shell loops (in this cgroup: they are children) for CPU_SECONDS;
     the monitor's figure and the kernel's usage over the same interval.
 
@@ -167,8 +178,12 @@ def _measure_cpu(mon: Any, busy: int, host: bool) -> dict[str, Any]:
         time.sleep(0.5)
         # This call closes the interval since the last one: the next call's is ours.
         _, t0, c0, spread0 = bracketed(mon.get_cpu_usage)
+        if pressure:
+            p0 = _pressure_counters(), time.monotonic(), mon.get_pressure(), time.monotonic()
         time.sleep(CPU_SECONDS)
         figure, t1, c1, spread1 = bracketed(mon.get_cpu_usage)
+        if pressure:
+            p1 = _pressure_counters(), time.monotonic(), mon.get_pressure(), time.monotonic()
     finally:
         for loop in loops:
             loop.send_signal(signal.SIGKILL)
@@ -181,6 +196,20 @@ def _measure_cpu(mon: Any, busy: int, host: bool) -> dict[str, Any]:
         cores = (c1[0] - c0[0]) / (t1 - t0)
         out["usage_cores"] = cores
         out["truth_percent"] = cores / mon.environment.cpu_capacity_cores * 100
+    if pressure:
+        # The monitor's interval runs from the first get_pressure() to the second.
+        seconds = (p1[1] + p1[3]) / 2 - (p0[1] + p0[3]) / 2
+        periods, throttled, throttled_us, some_us = (b - a for a, b in zip(p0[0], p1[0]))
+        out["pressure"] = {
+            "figures": p1[2]._asdict(),
+            "truth": {
+                "cpu_throttled_percent": throttled / periods * 100 if periods else None,
+                "cpu_throttled_seconds_per_second": throttled_us / 1e6 / seconds,
+                "cpu_some_percent": some_us / 1e6 / seconds * 100,
+                "periods": periods,
+                "seconds": seconds,
+            },
+        }
     return out
 
 
@@ -270,7 +299,7 @@ def child(spec: Mapping[str, Any]) -> dict[str, Any]:
     out["describe"] = mon.describe()
     out["environment"] = _environment(mon)
     if "cpu_busy" in spec:
-        out["cpu"] = _measure_cpu(mon, spec["cpu_busy"], host)
+        out["cpu"] = _measure_cpu(mon, spec["cpu_busy"], host, spec.get("pressure", False))
     if "rewrite_cpu_max" in spec:
         vm_guest.write(os.path.join(_own_cgroup_dir(), "cpu.max"), spec["rewrite_cpu_max"])
         out["cpu_max_rewritten"] = vm_guest.read(os.path.join(_own_cgroup_dir(), "cpu.max"))
@@ -348,7 +377,7 @@ def _files(path: str) -> dict[str, str]:
 def case_cpu_quota() -> dict[str, Any]:
     path = "/danube/cpu-quota"
     vm_guest.make_cgroup(path, {"cpu.max": _quota(0.5)})
-    child_out = _run_child({"mode": "cgroup", "cpu_busy": 2}, cgroup=path)
+    child_out = _run_child({"mode": "cgroup", "cpu_busy": 2, "pressure": True}, cgroup=path)
     return {"setup": {"limit_cores": 0.5, "files": _files(path)}, "child": child_out}
 
 
