@@ -238,6 +238,51 @@ def report_reading_rows(quick: bool) -> dict[str, object]:
     return out
 
 
+def pressure_rows(
+    built: dict[str, Path],
+    python_floor: Callable[[list[str]], Callable[[], object]],
+    rounds: int,
+    n: int,
+) -> dict[str, object]:
+    """Issue 14: get_pressure() (PSI and throttling, a call of its own) against the floor's
+    preads of the same files; target 1.3x. The cgroup row only where it reads something."""
+    out: dict[str, object] = {}
+    monitors: list[tuple[str, NativeResourceMonitor | CgroupResourceMonitor]] = [
+        ("host", NativeResourceMonitor(min_interval=0))
+    ]
+    with contextlib.suppress(DanubeMetricsError):
+        monitors.append(("cgroup", CgroupResourceMonitor(min_interval=0)))
+    for label, mon in monitors:
+        files = mon._handle.sample_files(_binding.PRESSURE)
+        try:
+            time.sleep(0.02)  # past the 10 ms floor: a figure, not NotReadyError
+            mon.get_pressure()
+        except DanubeMetricsError as exc:
+            print(f"({label} get_pressure: {exc})")
+            mon.close()
+            continue
+        reads = python_floor(files)
+        best = interleaved(
+            {
+                "ours": lambda mon=mon: per_call_us(mon.get_pressure, n),
+                "floor": lambda files=files: floor_us(built["floor"], files, n),
+                "py": lambda reads=reads: per_call_us(reads, n),
+            },
+            rounds,
+        )
+        mon.close()
+        ratio = best["ours"] / best["floor"]
+        print(
+            f"{label} get_pressure ({len(files)} files): {best['ours']:.2f} us, floor "
+            f"{best['floor']:.2f} us, py floor {best['py']:.2f} us: {ratio:.2f}x (target 1.3x)"
+        )
+        out[f"pressure_{label}"] = {
+            "ours_us": best["ours"], "floor_us": best["floor"], "python_floor_us": best["py"],
+            "files": len(files),
+        }  # fmt: skip
+    return out
+
+
 def interleaved(cases: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
     """Best of `rounds` for each case, the cases taking turns so noise hits all alike."""
     best = {k: float("inf") for k in cases}
@@ -315,6 +360,7 @@ def main() -> None:
     ap.add_argument(
         "--reading-only", action="store_true", help="only the LoadReport reading rows (issue 12)"
     )
+    ap.add_argument("--pressure-only", action="store_true", help="only the pressure rows")
     args = ap.parse_args()
     if args.reading_only:  # pure Python: nothing to build
         reading = report_reading_rows(args.quick)
@@ -335,6 +381,11 @@ def main() -> None:
                 Path(args.json).write_text(json.dumps(results, indent=1))
             return
         python_floor = build_python_floor(Path(tmp))
+        if args.pressure_only:
+            results.update(pressure_rows(built, python_floor, rounds, n))
+            if args.json:
+                Path(args.json).write_text(json.dumps(results, indent=1))
+            return
         host = NativeResourceMonitor(min_interval=0)  # never cached: every call reads
         try:
             cg: Optional[CgroupResourceMonitor] = CgroupResourceMonitor(min_interval=0)
@@ -422,6 +473,8 @@ def main() -> None:
             "loop. py floor: the same reads in one C call from Python (nothing parsed, nothing\n"
             "returned): other/py floor is the most any Python-called reader of them can reach."
         )
+        print()
+        results.update(pressure_rows(built, python_floor, rounds, n))
         results["rows"] = [
             {"operation": r[0], "ours_us": r[1], "other_us": r[2], "floor_us": r[3],
              "python_floor_us": r[4]}

@@ -33,6 +33,7 @@ PURE_SOURCES = (
     CSRC / "common" / "dm_iface_list.c",
     CSRC / "linux" / "dm_proc_parse.c",
     CSRC / "linux" / "dm_cgroup_parse.c",
+    CSRC / "linux" / "dm_pressure_parse.c",
 )
 
 

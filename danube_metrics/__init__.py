@@ -1,11 +1,12 @@
 """danube-metrics: how loaded is this machine? CPU %, memory %, disk and network bytes/s.
 
->>> from danube_metrics import create_resource_monitor
+>>> from danube_metrics import create_resource_monitor, generate_load_report
 >>> with create_resource_monitor() as mon:
 ...     report = generate_load_report(0, [], monitor=mon)  # doctest: +SKIP
 
 The reports and their rankings need no C extension; the monitors (and
-:func:`generate_load_report`, which reads one) are imported on first use, with it.
+:func:`generate_load_report`, which reads one) are imported on first use, with it. Every
+exception the package raises is importable from here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from danube_metrics.errors import (
     DanubeMetricsError,
+    InputTooLargeError,
     MonitorClosedError,
     NotReadyError,
     NotSupportedError,
@@ -22,7 +24,8 @@ from danube_metrics.errors import (
     ReadingError,
     ReportFormatError,
 )
-from danube_metrics.readings import DiskIOStats, NetworkIOStats, Sample
+from danube_metrics.rankings import NoEligibleBrokerError
+from danube_metrics.readings import DiskIOStats, NetworkIOStats, Pressure, Sample
 from danube_metrics.report import LoadReport, ResourceType, SystemLoad, TopicLoad
 
 if TYPE_CHECKING:
@@ -43,13 +46,16 @@ __all__ = [
     "DanubeMetricsError",
     "DiskIOStats",
     "Environment",
+    "InputTooLargeError",
     "LoadReport",
     "MonitorClosedError",
     "NativeResourceMonitor",
     "NetworkIOStats",
+    "NoEligibleBrokerError",
     "NotReadyError",
     "NotSupportedError",
     "ParseError",
+    "Pressure",
     "ReadingError",
     "Readings",
     "ReportFormatError",

@@ -10,7 +10,16 @@ import struct
 import weakref
 from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
-from danube_metrics._native import ffi, lib
+from danube_metrics._source_tree import missing_extension_hint
+
+try:
+    from danube_metrics._native import ffi, lib
+except ImportError as exc:
+    hint = missing_extension_hint(exc)
+    if hint is None:
+        raise
+    raise ImportError(hint, name=exc.name) from exc
+
 from danube_metrics.errors import (
     DanubeMetricsError,
     MonitorClosedError,
@@ -19,13 +28,14 @@ from danube_metrics.errors import (
     ParseError,
     ReadingError,
 )
-from danube_metrics.readings import DiskIOStats, NetworkIOStats, Sample
+from danube_metrics.readings import DiskIOStats, NetworkIOStats, Pressure, Sample
 
 CPU: int = lib.DM_CPU
 MEMORY: int = lib.DM_MEMORY
 DISK: int = lib.DM_DISK
 NETWORK: int = lib.DM_NETWORK
 ALL: int = lib.DM_ALL
+PRESSURE: int = lib.DM_PRESSURE
 
 _NET_MODES = {
     lib.DM_NET_PHYSICAL: "physical",
@@ -84,6 +94,8 @@ class EnvironmentInfo(NamedTuple):
     memory_limit_bytes: int
     memory_total_bytes: int
     disk_note: Optional[str]
+    pressure_note: Optional[str]
+    throttling_note: Optional[str]
 
 
 # The six figures lead dm_sample, which leads dm_call: one unpack reads them (cheaper than six
@@ -97,6 +109,15 @@ _dm_monitor_cpu_percent = lib.dm_monitor_cpu_percent
 _dm_monitor_memory_percent = lib.dm_monitor_memory_percent
 _DM_E_BUFFER: int = lib.DM_E_BUFFER
 _READINGS = ((CPU, "cpu"), (MEMORY, "memory"), (DISK, "disk"), (NETWORK, "network"))
+
+# dm_pressure: seven figures, then the mask of those this monitor cannot have (bit i: figure
+# i), read in one unpack; then each source's error.
+assert ffi.offsetof("dm_pressure", "unsupported") == 7 * 8
+assert ffi.offsetof("dm_pressure_call", "out") == 0
+_unpack_pressure = struct.Struct("7dI").unpack_from
+_dm_call_pressure = lib.dm_call_pressure
+_PRESSURE_SOURCES = (("cpu", "pressure"), ("memory", "pressure"), ("io", "pressure"),
+                     ("throttling", "throttling"))  # fmt: skip
 
 KIND_HOST: int = lib.DM_KIND_HOST
 KIND_CGROUP: int = lib.DM_KIND_CGROUP
@@ -125,6 +146,38 @@ class _CallPool(list):  # type: ignore[type-arg]
 def _pools(mon: Any) -> list[_CallPool]:
     """One pool per metrics mask (0 to ALL), indexed by the mask."""
     return [_CallPool(mon, metrics) for metrics in range(ALL + 1)]
+
+
+def _pressure_entry(mon: Any) -> tuple[Any, Any]:
+    """A dm_pressure_call of `mon` and its buffer view (the struct holds the monitor's cdata
+    alive while a call is in flight, as _CallPool's do)."""
+    call = ffi.new("dm_pressure_call *")
+    call.mon = mon
+    return call, ffi.buffer(call)
+
+
+def _pressure_pool(mon: Any) -> list[tuple[Any, Any]]:
+    """Idle dm_pressure_call entries of one monitor."""
+    return [_pressure_entry(mon)]
+
+
+_NO_THROTTLING = (None, None)
+_NO_THROTTLING_MASK = 96  # the host monitor's
+_NO_PSI = 31  # the mask of a monitor without PSI (cgroup v1)
+
+
+def _pressure_of(figures: tuple[Any, ...]) -> Pressure:
+    """A Pressure from the seven figures and the mask of those not supported (None). The host
+    monitor never has throttling figures, a v1 cgroup monitor no PSI: those two masks are the
+    common ones, sliced without a loop."""
+    missing = figures[7]
+    if not missing:
+        return tuple.__new__(Pressure, figures[:7])
+    if missing == _NO_THROTTLING_MASK:
+        return tuple.__new__(Pressure, figures[:5] + _NO_THROTTLING)
+    if missing == _NO_PSI:
+        return tuple.__new__(Pressure, (None,) * 5 + figures[5:7])
+    return tuple.__new__(Pressure, [None if missing >> i & 1 else figures[i] for i in range(7)])
 
 
 def _reader(metrics: int, first: int, count: int, cls: type[_T]) -> Callable[[MonitorHandle], _T]:
@@ -191,6 +244,7 @@ class MonitorHandle:
         self._mon: Any = ffi.gc(out[0], lib.dm_monitor_close)
         self._closed = False
         self._pools = _pools(self._mon)
+        self._pressure_calls = _pressure_pool(self._mon)
         _open_handles.add(self)
 
     def close(self) -> None:
@@ -198,6 +252,7 @@ class MonitorHandle:
         # C rejects NULL; the monitor is freed once no call (or pool in use) holds it.
         self._mon = ffi.NULL
         self._pools = _pools(ffi.NULL)
+        self._pressure_calls = _pressure_pool(ffi.NULL)
 
     @property
     def closed(self) -> bool:
@@ -247,6 +302,62 @@ class MonitorHandle:
         v = self._memory_figures()[0]
         return v
 
+    def pressure(self) -> Pressure:
+        """The pressure readings (dm_monitor_pressure): None for a figure this monitor cannot
+        have; raises NotSupportedError when it can have none, else any source's failure. The
+        hot path, as _reader's: one one-argument C call into a struct of this thread's own."""
+        calls = self._pressure_calls
+        try:
+            entry = calls.pop()
+        except IndexError:  # every struct is in use by another thread: one more
+            entry = _pressure_entry(self._mon)
+        try:
+            rc = _dm_call_pressure(entry[0])
+            if rc:
+                rc = self._pressure_retry(rc, entry[0], None)
+            figures = _unpack_pressure(entry[1])
+        finally:
+            calls.append(entry)
+        return _pressure_of(figures)
+
+    def pressure_at(self, now_ns: int) -> Pressure:
+        """pressure() as if the monotonic clock read `now_ns` (tests)."""
+        call, view = _pressure_entry(self._check_open())
+        rc = lib.dm_monitor_pressure_at(call.mon, now_ns, ffi.addressof(call[0], "out"))
+        if rc:
+            self._pressure_retry(rc, call, now_ns)
+        return _pressure_of(_unpack_pressure(view))
+
+    def _pressure_retry(self, rc: int, call: Any, now_ns: Optional[int]) -> int:
+        """A failed pressure call: grows a buffer a file outgrew and calls again; raises the
+        failure otherwise (or if it remains)."""
+        if rc == _DM_E_BUFFER:
+            err = ffi.new("dm_error *")
+            if lib.dm_monitor_grow(self._check_open(), PRESSURE, err) != lib.DM_OK:
+                raise error_from_c("grow", err)
+            out = ffi.addressof(call[0], "out")
+            if now_ns is None:
+                rc = lib.dm_monitor_pressure(call.mon, out)
+            else:
+                rc = lib.dm_monitor_pressure_at(call.mon, now_ns, out)
+        if rc:
+            self._raise_pressure_failure(rc, call.out)
+        return rc
+
+    def _raise_pressure_failure(self, rc: int, out: Any) -> None:
+        self._check_open()
+        errors = [(name, resource, getattr(out, name)) for name, resource in _PRESSURE_SOURCES]
+        if rc == lib.DM_E_UNSUPPORTED:
+            sources: dict[str, list[str]] = {}  # one reason, the sources it holds for
+            for name, _, err in errors:
+                sources.setdefault(_text(err.detail) or "no detail", []).append(name)
+            why = "; ".join(f"{', '.join(names)}: {text}" for text, names in sources.items())
+            raise NotSupportedError("pressure", None, why)
+        for _name, resource, err in errors:
+            if err.code not in (lib.DM_OK, lib.DM_E_UNSUPPORTED):
+                raise error_from_c(resource, err)
+        raise DanubeMetricsError(f"pressure reading failed with code {rc} and no source's error")
+
     def _raise_failure(self, metrics: int, rc: int, out: Any) -> None:
         """Raises the error of a failed sample, after growing a buffer a file outgrew."""
         mon = self._check_open()
@@ -290,6 +401,8 @@ class MonitorHandle:
             env.memory_limit_bytes,
             env.memory_total_bytes,
             _text(env.disk_note),
+            _text(env.pressure_note),
+            _text(env.throttling_note),
         )
 
     def sample_files(self, metrics: int) -> list[str]:

@@ -2,138 +2,55 @@
 
 from __future__ import annotations
 
+__all__ = ["build_parser", "main"]
+
 import argparse
-import collections
-import json
+import io
 import logging
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
 from typing import Optional, TextIO
 
-from danube_metrics import __version__
-from danube_metrics.errors import DanubeMetricsError, ReportFormatError
+from danube_metrics import __version__, liveview
+from danube_metrics.errors import DanubeMetricsError, InputTooLargeError
+from danube_metrics.inputs import DEFAULT_MAX_BYTES, decode_utf8, read_limited
+from danube_metrics.liveview import bar as bar
+from danube_metrics.liveview import human_bytes as human_bytes
+from danube_metrics.liveview import sparkline as sparkline
+from danube_metrics.loads import U64_MAX
 from danube_metrics.measure import generate_load_report
 from danube_metrics.monitor import (
+    DEFAULT_MIN_INTERVAL,
     MAX_INTERVAL,
     MODES,
-    Readings,
     ResourceMonitor,
     create_resource_monitor,
 )
-from danube_metrics.rankings import (
-    DEFAULT_MAX_AGE,
-    STRATEGIES,
-    STRATEGY_FORMULAS,
-    NoEligibleBrokerError,
-    score_brokers,
-    select_broker,
-)
-from danube_metrics.report import LoadReport, ResourceType
-
-BAR_WIDTH = 30
-HISTORY = 40
-# The lowest level is a visible bar: an idle history must still show as a line.
-SPARKS = "▁▂▃▄▅▆▇█"
+from danube_metrics.rank_cli import STDIN, run_rank
+from danube_metrics.rankings import DEFAULT_MAX_AGE, STRATEGIES
+from danube_metrics.report import SCHEMAS, SEED, UPSTREAM
 
 
-def human_bytes(rate: float) -> str:
-    """1536.0 -> '1.5 KiB/s'."""
-    value = float(rate)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}/s" if unit == "B" else f"{value:.1f} {unit}/s"
-        value /= 1024
-    raise AssertionError("unreachable")
+def read_topics(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> list[str]:
+    """One topic per line of a UTF-8 file of at most ``max_bytes``; blank lines and lines
+    starting with '#' are skipped.
 
-
-def bar(fraction: float, width: int = BAR_WIDTH) -> str:
-    fraction = min(max(fraction, 0.0), 1.0)
-    filled = round(fraction * width)
-    return "[" + "#" * filled + "." * (width - filled) + "]"
-
-
-def sparkline(values: Sequence[float], top: float) -> str:
-    if top <= 0:
-        return SPARKS[0] * len(values)
-    top_level = len(SPARKS) - 1
-    return "".join(SPARKS[max(0, min(top_level, round(v / top * top_level)))] for v in values)
-
-
-class LiveView:
-    """Renders readings with bars and a short history of each figure."""
-
-    def __init__(self, monitor: ResourceMonitor) -> None:
-        self.monitor = monitor
-        self.history: dict[str, collections.deque[float]] = {
-            k: collections.deque(maxlen=HISTORY) for k in ("cpu", "memory", "disk", "network")
-        }
-        self.peak = {"disk": 1.0, "network": 1.0}
-
-    def render(self, readings: Readings) -> str:
-        lines = [
-            f"danube-metrics {__version__}   {time.strftime('%Y-%m-%d %H:%M:%S')}",
-            f"monitor: {self.monitor.describe()}",
-            f"why:     {self.monitor.selection_reason}",
-            f"where:   {self.monitor.environment.describe()}",
-            "",
-        ]
-
-        def row(key: str, label: str, value: Optional[float], text: str, top: float) -> None:
-            if value is None:
-                err = readings.errors.get(key)
-                lines.append(f"{label:<8} unavailable: {err}")
-                return
-            self.history[key].append(value)
-            lines.append(f"{label:<8} {text:>22} {bar(value / top)}")
-            lines.append(f"{'':<8} {'history':>22}  {sparkline(list(self.history[key]), top)}")
-
-        row("cpu", "CPU", readings.cpu_percent, f"{readings.cpu_percent or 0:.1f} %", 100.0)
-        row(
-            "memory",
-            "Memory",
-            readings.memory_percent,
-            f"{readings.memory_percent or 0:.1f} %",
-            100.0,
-        )
-        for key, label, stats in (
-            ("disk", "Disk", readings.disk),
-            ("network", "Network", readings.network),
-        ):
-            if stats is None:
-                row(key, label, None, "", 1.0)
-                continue
-            total = stats.total_bytes_per_sec()
-            self.peak[key] = max(self.peak[key], total)
-            a, b = stats
-            names = ("r", "w") if key == "disk" else ("rx", "tx")
-            text = f"{names[0]} {human_bytes(a)}  {names[1]} {human_bytes(b)}"
-            row(key, label, total, text, self.peak[key])
-        lines.append("")
-        lines.append("bars: CPU and memory against 100 %; disk and network against their peak")
-        return "\n".join(lines)
-
-
-def readings_json(readings: Readings) -> str:
-    doc = {
-        "timestamp": time.time(),
-        "cpu_percent": readings.cpu_percent,
-        "memory_percent": readings.memory_percent,
-        "disk_read_bytes_per_sec": readings.disk.read_bytes_per_sec if readings.disk else None,
-        "disk_write_bytes_per_sec": readings.disk.write_bytes_per_sec if readings.disk else None,
-        "net_rx_bytes_per_sec": readings.network.rx_bytes_per_sec if readings.network else None,
-        "net_tx_bytes_per_sec": readings.network.tx_bytes_per_sec if readings.network else None,
-        "errors": {k: str(v) for k, v in readings.errors.items()},
-    }
-    return json.dumps(doc, separators=(",", ":"))
-
-
-def read_topics(path: str) -> list[str]:
-    """One topic per line; blank lines and lines starting with '#' are skipped."""
-    with open(path, encoding="utf-8") as f:
-        return [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
+    :raises ValueError: naming the file, the byte and its offset, for text that is not UTF-8.
+    :raises InputTooLargeError: past ``max_bytes`` (``--max-bytes`` raises it).
+    """
+    try:
+        data = read_limited(path, max_bytes)
+    except InputTooLargeError as exc:
+        raise InputTooLargeError(exc.filename, exc.limit, "--max-bytes") from None
+    text = decode_utf8(data, path)
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark some editors write is no part of the first topic
+    lines = io.StringIO(text, newline=None)  # ends of line \n, \r\n or \r, as open() reads them
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def positive_float(text: str) -> float:
@@ -155,6 +72,30 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
+
+
+_SIZE = re.compile(r"(\d+)\s*(?:([KMG])(?:iB)?)?", re.IGNORECASE)
+_UNITS = {None: 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def byte_size(text: str) -> int:
+    """Bytes for --max-bytes: 65536, 512K, 64M, 1G (KiB, MiB, GiB; "64MiB" too), at least 1."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"not a size in bytes (such as 65536, 512K, 64M): {text!r}"
+        )
+    value = int(match[1]) * _UNITS[match[2] and match[2].upper()]
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte, got {text}")
+    return value
+
+
+def u64(text: str) -> int:
+    """A broker id: a decimal integer from 0 to 2^64-1, as upstream's u64."""
+    if not re.fullmatch(r"\d+", text) or int(text) > U64_MAX:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2^64-1, got {text!r}")
+    return int(text)
 
 
 def _monitor_options(defaults: bool) -> argparse.ArgumentParser:
@@ -182,9 +123,29 @@ def _monitor_options(defaults: bool) -> argparse.ArgumentParser:
         "--interval",
         type=positive_float,
         default=default(1.0),
-        help="seconds between refreshes / measured interval (default 1)",
+        help="seconds between the live view's refreshes, or that report measures over "
+        f"(default 1; below {DEFAULT_MIN_INTERVAL:g} s, see the note below)",
     )
     return common
+
+
+COUNT_NOTE = """\
+--count 0, the default, runs the live view until Ctrl-C; --count N stops after
+N refreshes. report takes neither --count nor --json (it always prints JSON);
+rank takes no --count and no monitor option, and its --json may go either side
+of its name.
+"""
+
+INTERVAL_NOTE = f"""\
+--interval below the monitor's minimum interval of {DEFAULT_MIN_INTERVAL:g} s: the live view
+refreshes as often as asked, but its figures change at most every {DEFAULT_MIN_INTERVAL:g} s
+(the refreshes in between repeat the last ones). A rate that cannot be taken
+yet is left out, saying why (in the live view; in report, with a warning on
+stderr): host CPU until the CPUs have counted 20 clock ticks (0.2 s divided by
+the number of CPUs, at 100 ticks a second), and every rate over less than
+10 ms. So report --interval 0.005 reports memory only, and report --interval
+0.05 on two CPUs leaves out CPU.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,14 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="danube-metrics",
         description="Live CPU, memory, disk and network load, or one LoadReport as JSON.",
+        epilog=COUNT_NOTE + "\n" + INTERVAL_NOTE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_monitor_options(defaults=True)],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # No default: given with a subcommand, it would be dropped, so parse_args refuses it.
     parser.add_argument(
         "--count",
         type=non_negative_int,
-        default=0,
-        help="exit after N refreshes (default: run until Ctrl-C)",
+        help="exit after N refreshes (default 0: run until Ctrl-C)",
     )
     parser.add_argument(
         "--json",
@@ -207,13 +170,95 @@ def build_parser() -> argparse.ArgumentParser:
         help="print one JSON object per refresh instead of the live view",
     )
     sub = parser.add_subparsers(dest="command")
-    report = sub.add_parser(
-        "report", parents=[common], help="measure over --interval and print one LoadReport as JSON"
-    )
-    report.add_argument("--topics-file", help="file with one topic name per line")
-    report.add_argument("--indent", type=non_negative_int, help="pretty-print the JSON")
+    add_report_parser(sub, common)
     add_rank_parser(sub)
     return parser
+
+
+def _subcommand_parser(
+    parser: argparse.ArgumentParser, command: Optional[str]
+) -> argparse.ArgumentParser:
+    """The parser of ``command`` (its usage goes with its errors), else the top level's."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]  # type: ignore[no-any-return]
+    return parser
+
+
+def add_report_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    report = sub.add_parser(
+        "report",
+        parents=[common],
+        help="measure over --interval and print one LoadReport as JSON",
+        description="Measures this machine over --interval and prints one LoadReport as\n"
+        "JSON, in the seed's schema or in the one Danube brokers publish\n"
+        "(--schema upstream, which needs --broker-id).",
+        epilog=INTERVAL_NOTE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument(
+        "--topics-file", help="file with one topic name per line (UTF-8; '#' starts a comment)"
+    )
+    report.add_argument("--indent", type=non_negative_int, help="pretty-print the JSON")
+    report.add_argument(
+        "--schema",
+        choices=SCHEMAS,
+        default=SEED,
+        help="the JSON schema to write (default seed; upstream is what brokers publish)",
+    )
+    report.add_argument(
+        "--broker-id",
+        type=u64,
+        metavar="N",
+        help="the broker's u64 id: required by --schema upstream, refused by the seed schema "
+        "(which has no such field)",
+    )
+    _max_bytes_option(report, "the topics file")
+
+
+def _max_bytes_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--max-bytes",
+        type=byte_size,
+        default=DEFAULT_MAX_BYTES,
+        metavar="SIZE",
+        help=f"read at most this much of {what}, else fail (bytes, or with K, M, G; default "
+        f"{DEFAULT_MAX_BYTES >> 20}M)",
+    )
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The command line's arguments; options that would be ignored, or contradict each other,
+    end the program with a usage error (exit 2) instead."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = _subcommand_parser(parser, args.command)
+    if args.command is not None and args.count is not None:
+        parser.error(f"--count is for the live view, not {args.command}")
+    if args.command == "report":
+        if args.json:
+            command.error("--json is for the live view and rank; report always prints JSON")
+        if args.schema == UPSTREAM and args.broker_id is None:
+            command.error("--schema upstream needs --broker-id N (the broker's u64 id)")
+        if args.schema == SEED and args.broker_id is not None:
+            command.error("--broker-id: the seed schema has no broker id; add --schema upstream")
+    if args.command == "rank":
+        if args.files.count(STDIN) > 1:
+            command.error("FILE - (standard input) may be given once")
+        # The monitor's options, given before "rank", would be dropped (one given with its
+        # default value changes nothing, and cannot be told apart).
+        measuring = [
+            action.option_strings[0]
+            for action in _monitor_options(defaults=True)._actions
+            if getattr(args, action.dest) != action.default
+        ]
+        if measuring:
+            parser.error(f"{', '.join(measuring)}: for the live view and report, not rank")
+    if args.count is None:
+        args.count = 0
+    return args
 
 
 def _make_monitor(args: argparse.Namespace) -> ResourceMonitor:
@@ -222,11 +267,11 @@ def _make_monitor(args: argparse.Namespace) -> ResourceMonitor:
 
 
 def run_report(args: argparse.Namespace, out: TextIO) -> int:
-    topics = read_topics(args.topics_file) if args.topics_file else []
+    topics = read_topics(args.topics_file, args.max_bytes) if args.topics_file else []
     with _make_monitor(args) as mon:
         time.sleep(args.interval)  # the rates cover this interval
-        report = generate_load_report(len(topics), topics, mon)
-    out.write(report.to_json(indent=args.indent) + "\n")
+        report = generate_load_report(len(topics), topics, mon, broker_id=args.broker_id)
+    out.write(report.to_json(indent=args.indent, schema=args.schema) + "\n")
     if not report.resources_usage:
         print("danube-metrics: no resource could be measured", file=sys.stderr)
         return 1
@@ -234,51 +279,66 @@ def run_report(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def run_live(args: argparse.Namespace, out: TextIO) -> int:
-    interactive = out.isatty() and not args.json
-    with _make_monitor(args) as mon:
-        view = LiveView(mon)
-        n = 0
-        while args.count == 0 or n < args.count:
-            time.sleep(args.interval)
-            readings = mon.read_all()
-            n += 1
-            if args.json:
-                out.write(readings_json(readings) + "\n")
-            else:
-                frame = view.render(readings)
-                out.write(("\x1b[H\x1b[2J" + frame) if interactive else frame + "\n\n")
-            out.flush()
-    return 0
+    return liveview.run_live(
+        _make_monitor(args), out, interval=args.interval, count=args.count, as_json=args.json
+    )
 
 
 # --- rank: the brokers of a cluster, from their load reports ---------------------------------
+
+
+RANK_NOTES = """\
+Each FILE is one broker's report, in either schema; - reads one from standard
+input (once). A broker is named by its report's broker_id, else by the shortest
+end of its path that no other FILE shares: r.json, or a/r.json and b/r.json
+when both are given.
+
+Exit codes: 0 when every strategy shown chose a broker; 1 for an error (the
+message names the file and the cause: unreadable, too large, not UTF-8, not
+JSON, not a report); 2 for a usage error; 3 when no broker can be chosen (every
+report is stale), with the rankings still printed and a message on stderr.
+"""
 
 
 def add_rank_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rank = sub.add_parser(
         "rank",
         help="rank brokers from their load reports (seed or upstream schema)",
-        description="Reads one load report per broker (a JSON file in either schema) and "
-        "prints the ranking of each strategy, least loaded first, and the broker a new topic "
-        "would go to. A broker is named by the report's broker_id, else by its file name.",
+        description="Reads one load report per broker (a JSON file in either schema) and\n"
+        "prints the ranking of each strategy, least loaded first, and the broker a\n"
+        "new topic would go to.",
+        epilog=RANK_NOTES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    rank.add_argument("files", nargs="+", metavar="FILE", help="a broker's load report (JSON)")
+    rank.add_argument(
+        "files", nargs="+", metavar="FILE", help="a broker's load report (JSON); - for stdin"
+    )
     rank.add_argument(
         "--strategy",
         action="append",
         choices=STRATEGIES,
         help="rank by this strategy only (repeatable; default: all three)",
     )
-    rank.add_argument(
+    age = rank.add_mutually_exclusive_group()
+    age.add_argument(
         "--max-age",
         type=positive_float,
         default=DEFAULT_MAX_AGE,
         help=f"seconds after which a report is stale (default {DEFAULT_MAX_AGE:g})",
     )
-    rank.add_argument("--any-age", action="store_true", help="never treat a report as stale")
+    age.add_argument("--any-age", action="store_true", help="never treat a report as stale")
     rank.add_argument(
         "--now", type=unix_seconds, help="Unix seconds to judge report ages against (default: now)"
     )
+    # The top level's --json (given before "rank") means the same: no default here, which
+    # would overwrite it.
+    rank.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON document (the reports, each ranking, the choices) for scripts",
+    )
+    _max_bytes_option(rank, "each FILE")
 
 
 def unix_seconds(text: str) -> float:
@@ -288,115 +348,8 @@ def unix_seconds(text: str) -> float:
     return value
 
 
-def read_reports(paths: Sequence[str]) -> dict[object, tuple[str, LoadReport]]:
-    """Each file's report by broker id (its broker_id, else the file's name).
-
-    :raises ReportFormatError: naming the file, for a malformed report or a broker id that
-        two files share.
-    :raises OSError: for a file that cannot be read.
-    """
-    reports: dict[object, tuple[str, LoadReport]] = {}
-    for path in paths:
-        with open(path, "rb") as f:
-            data = f.read()
-        try:
-            report = LoadReport.from_json(data)
-        except ReportFormatError as exc:
-            raise ReportFormatError(f"{path}: {exc}") from None
-        broker: object = (
-            report.broker_id if report.broker_id is not None else os.path.basename(path)
-        )
-        if broker in reports:
-            raise ReportFormatError(
-                f"{path}: broker {broker} already read from {reports[broker][0]}"
-            )
-        reports[broker] = (path, report)
-    return reports
-
-
-def _table(rows: list[list[str]], right: Sequence[int] = ()) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  "
-        + "  ".join(
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    ]
-
-
-def render_rankings(
-    reports: dict[object, tuple[str, LoadReport]],
-    strategies: Sequence[str],
-    max_age: Optional[float],
-    now: float,
-) -> str:
-    """The reports read, then each strategy's ranking table and the broker it would choose."""
-
-    def figure(report: LoadReport, resource: ResourceType) -> str:
-        value = report.usage(resource)
-        if value is None:
-            return "-"
-        if resource in (ResourceType.CPU, ResourceType.Memory):
-            return f"{value:.1f}"
-        return human_bytes(value)
-
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
-    staleness = "no age limit" if max_age is None else f"stale after {max_age:g} s"
-    count = f"{len(reports)} report" + ("" if len(reports) == 1 else "s")
-    lines = [f"{count}, judged at {stamp}, {staleness}"]
-    rows = [["broker", "schema", "age", "CPU %", "memory %", "disk", "network", "topics", "file"]]
-    for broker, (path, report) in reports.items():
-        rows.append(
-            [
-                str(broker),
-                "seed" if report.topics is None else "upstream",
-                f"{now - report.timestamp:.0f} s",
-                figure(report, ResourceType.CPU),
-                figure(report, ResourceType.Memory),
-                figure(report, ResourceType.DiskIO),
-                figure(report, ResourceType.NetworkIO),
-                str(report.topics_len),
-                path,
-            ]
-        )
-    lines += _table(rows, right=(2, 3, 4, 5, 6, 7))
-    lines.append("  (- : not in the report, so unknown)")
-    by_id = {broker: report for broker, (_, report) in reports.items()}
-    for strategy in strategies:
-        scores = score_brokers(by_id, strategy, max_age=max_age, now=now)
-        lines += ["", f"{strategy}: {STRATEGY_FORMULAS[strategy]}"]
-        rows = [["rank", "broker", "score", "notes"]]
-        for place, s in enumerate(scores, 1):
-            rows.append(
-                [
-                    str(place) if s.eligible else "-",
-                    str(s.broker_id),
-                    f"{s.score:.2f}" if s.eligible else "not chosen",
-                    "; ".join(s.notes),
-                ]
-            )
-        lines += _table(rows, right=(0, 2))
-        try:
-            chosen = str(select_broker([(s.broker_id, s.score) for s in scores]))
-        except NoEligibleBrokerError:
-            chosen = "none (every report is stale)"
-        lines.append(f"  a new topic goes to: {chosen}")
-    return "\n".join(lines)
-
-
-def run_rank(args: argparse.Namespace, out: TextIO) -> int:
-    reports = read_reports(args.files)
-    now = time.time() if args.now is None else args.now
-    max_age = None if args.any_age else args.max_age
-    strategies = list(dict.fromkeys(args.strategy)) if args.strategy else list(STRATEGIES)
-    out.write(render_rankings(reports, strategies, max_age, now) + "\n")
-    return 0
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="danube-metrics: %(message)s")
     try:
         if args.command == "report":
@@ -416,5 +369,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except (DanubeMetricsError, OSError, ValueError) as exc:
-        print(f"danube-metrics: error: {exc}", file=sys.stderr)
+        print(f"danube-metrics: error: {_describe(exc)}", file=sys.stderr)
         return 1
+
+
+def _describe(exc: Exception) -> str:
+    """An error as the user reads it: an OS error as "file: cause" (its own text puts the
+    errno first and the file last, quoted)."""
+    if (
+        isinstance(exc, OSError)
+        and not isinstance(exc, DanubeMetricsError)
+        and exc.filename is not None
+        and exc.strerror
+    ):
+        return f"{exc.filename}: cannot read: {exc.strerror}"
+    return str(exc)

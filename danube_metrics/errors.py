@@ -6,6 +6,17 @@ or ``except ValueError`` keep working.
 
 from __future__ import annotations
 
+__all__ = [
+    "DanubeMetricsError",
+    "InputTooLargeError",
+    "MonitorClosedError",
+    "NotReadyError",
+    "NotSupportedError",
+    "ParseError",
+    "ReadingError",
+    "ReportFormatError",
+]
+
 from typing import Optional
 
 
@@ -65,3 +76,26 @@ class MonitorClosedError(DanubeMetricsError, ValueError):
 
 class ReportFormatError(DanubeMetricsError, ValueError):
     """A LoadReport document is malformed; the message names the field and the problem."""
+
+
+class InputTooLargeError(DanubeMetricsError, ValueError):
+    """An input (a report, a topics file) is larger than the limit it was read with. Reading
+    stopped at the limit; ``filename``, ``limit`` (bytes) and ``raise_with`` (the parameter or
+    option that raises the limit) say which, how much and how to read it anyway."""
+
+    def __init__(self, filename: str, limit: int, raise_with: str = "max_bytes") -> None:
+        super().__init__(
+            f"{filename}: larger than the limit of {_size(limit)}, not read beyond it "
+            f"(raise the limit with {raise_with})"
+        )
+        self.filename = filename
+        self.limit = limit
+        self.raise_with = raise_with
+
+
+def _size(n: int) -> str:
+    """67108864 -> '64 MiB (67108864 bytes)'; sizes that are no whole KiB, MiB, GiB in bytes."""
+    for shift, unit in ((30, "GiB"), (20, "MiB"), (10, "KiB")):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit} ({n} bytes)"
+    return f"{n} bytes"

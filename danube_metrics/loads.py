@@ -14,6 +14,8 @@ checked item by item with the rule, which has the last word.
 
 from __future__ import annotations
 
+__all__ = ["U64_MAX", "ResourceType", "SystemLoad", "TopicLoad"]
+
 import collections
 import contextlib
 import enum

@@ -3,6 +3,8 @@ reads when it is given none (one per process)."""
 
 from __future__ import annotations
 
+__all__ = ["generate_load_report"]
+
 import logging
 import math
 import os

@@ -7,6 +7,23 @@ first call measures since the monitor was created.
 
 from __future__ import annotations
 
+__all__ = [
+    "DEFAULT_MIN_INTERVAL",
+    "MAX_INTERVAL",
+    "MODES",
+    "CgroupResourceMonitor",
+    "DiskIOStats",
+    "Environment",
+    "NativeResourceMonitor",
+    "NetworkIOStats",
+    "Readings",
+    "ResourceMonitor",
+    "Sample",
+    "container_kind",
+    "container_signals",
+    "create_resource_monitor",
+]
+
 import abc
 import math
 import os
@@ -23,6 +40,7 @@ from danube_metrics.errors import DanubeMetricsError, NotSupportedError
 # Re-exported: the value types were defined here first.
 from danube_metrics.readings import DiskIOStats as DiskIOStats
 from danube_metrics.readings import NetworkIOStats as NetworkIOStats
+from danube_metrics.readings import Pressure as Pressure
 from danube_metrics.readings import Sample as Sample
 
 _M = TypeVar("_M", bound="ResourceMonitor")
@@ -78,6 +96,13 @@ class ResourceMonitor(abc.ABC):
     def read_all(self) -> Readings:
         """All four readings at one instant; failures are reported in ``errors``, not raised."""
 
+    def get_pressure(self) -> Pressure:
+        """Stalls and CPU throttling over the interval since the previous call (see
+        :class:`~danube_metrics.readings.Pressure`); a figure this monitor cannot have is
+        None, and :class:`~danube_metrics.errors.NotSupportedError` when it can have none.
+        Read only when asked: ``sample()`` never reads it."""
+        raise NotSupportedError("pressure", None, f"{type(self).__name__} reads no pressure")
+
     @abc.abstractmethod
     def describe(self) -> str:
         """One line saying what this monitor measures."""
@@ -118,6 +143,7 @@ class _CoreMonitor(ResourceMonitor):
         self.get_disk_io = handle.disk_io  # type: ignore[method-assign]
         self.get_network_io = handle.network_io  # type: ignore[method-assign]
         self.sample = handle.sample_all  # type: ignore[method-assign]
+        self.get_pressure = handle.pressure  # type: ignore[method-assign]
 
     # The same readings through the class, for help() and for subclasses; instances use the
     # handle's methods bound in _use.
@@ -136,6 +162,9 @@ class _CoreMonitor(ResourceMonitor):
     def sample(self) -> Sample:
         return self._handle.sample_all()
 
+    def get_pressure(self) -> Pressure:
+        return self._handle.pressure()
+
     def read_all(self) -> Readings:
         raw = self._handle.sample_raw(_binding.ALL)
         return _readings(raw)
@@ -143,6 +172,10 @@ class _CoreMonitor(ResourceMonitor):
     def _sample_at(self, now_ns: int) -> Readings:
         """Samples as if the monotonic clock read `now_ns` (for tests with fixture trees)."""
         return _readings(self._handle.sample_raw(_binding.ALL, now_ns))
+
+    def _pressure_at(self, now_ns: int) -> Pressure:
+        """get_pressure() as if the monotonic clock read `now_ns` (for tests)."""
+        return self._handle.pressure_at(now_ns)
 
     def close(self) -> None:
         self._handle.close()
@@ -187,6 +220,10 @@ class Environment:
     :ivar signals: the container signs seen (/.dockerenv, environment variables, cgroup paths).
     :ivar disk_note: why the disk figure is not given, or not yet proven right (cgroup v1
         blkio, which the kernel does not always count), or None.
+    :ivar pressure_note: why ``get_pressure()`` gives no stall figures (no PSI in the kernel,
+        PSI disabled, cgroup v1), or None.
+    :ivar throttling_note: why it gives no CPU throttling figures (the host monitor, no CPU
+        quota), or None.
     """
 
     kind: str
@@ -198,6 +235,8 @@ class Environment:
     memory_capacity_bytes: int
     signals: tuple[str, ...] = ()
     disk_note: Optional[str] = None
+    pressure_note: Optional[str] = None
+    throttling_note: Optional[str] = None
 
     def describe(self) -> str:
         """One line: where, which cgroup, and the limits the percentages are taken against."""
@@ -362,6 +401,8 @@ class NativeResourceMonitor(_LinuxMonitor):
             cpu_capacity_cores=info.cpu_limit_cores,
             memory_capacity_bytes=info.memory_total_bytes,
             signals=self._signals,
+            pressure_note=info.pressure_note,
+            throttling_note=info.throttling_note,
         )
 
     def describe(self) -> str:
@@ -405,6 +446,8 @@ class CgroupResourceMonitor(_LinuxMonitor):
             memory_capacity_bytes=info.memory_total_bytes,
             signals=self._signals,
             disk_note=info.disk_note,
+            pressure_note=info.pressure_note,
+            throttling_note=info.throttling_note,
         )
 
     @property

@@ -86,6 +86,24 @@ the next reports arrive.
 
 from __future__ import annotations
 
+__all__ = [
+    "BALANCED",
+    "DEFAULT_IO_FLOOR",
+    "DEFAULT_MAX_AGE",
+    "DEFAULT_TOLERANCE",
+    "FAIR",
+    "STRATEGIES",
+    "STRATEGY_FORMULAS",
+    "WEIGHTED_LOAD",
+    "BrokerScore",
+    "BrokerSelector",
+    "NoEligibleBrokerError",
+    "rank_brokers",
+    "score_brokers",
+    "select_broker",
+    "weighted_topic_load",
+]
+
 import math
 import threading
 import time

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+__all__ = ["DiskIOStats", "NetworkIOStats", "Pressure", "Sample"]
+
+from typing import NamedTuple, Optional
 
 
 class DiskIOStats(NamedTuple):
@@ -43,3 +45,25 @@ class Sample(NamedTuple):
     @property
     def network(self) -> NetworkIOStats:
         return NetworkIOStats(self.net_rx_bytes_per_sec, self.net_tx_bytes_per_sec)
+
+
+class Pressure(NamedTuple):
+    """Saturation over the interval since the previous pressure reading: stalls (Linux PSI) as
+    percentages of wall time, and CFS throttling of the cgroup's CPU quota. A figure this
+    monitor cannot have is None; ``environment.pressure_note`` and ``throttling_note`` say why
+    (docs/semantics.md, "Pressure stalls and CPU throttling")."""
+
+    cpu_some_percent: Optional[float]
+    """Share of the time at least one runnable task waited for a CPU."""
+    memory_some_percent: Optional[float]
+    """Share of the time at least one task stalled on memory (reclaim, refaults, swap-in)."""
+    memory_full_percent: Optional[float]
+    """Share of the time every non-idle task stalled on memory at once (thrashing)."""
+    io_some_percent: Optional[float]
+    """Share of the time at least one task waited for I/O."""
+    io_full_percent: Optional[float]
+    """Share of the time every non-idle task waited for I/O at once."""
+    cpu_throttled_percent: Optional[float]
+    """Share of the CFS periods in which the cgroup used up its quota and was throttled."""
+    cpu_throttled_seconds_per_second: Optional[float]
+    """Time the cgroup spent throttled, per second."""

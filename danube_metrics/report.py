@@ -39,6 +39,21 @@ finite and >= 0.
 
 from __future__ import annotations
 
+# generate_load_report also imports from here (it measures, so a star import of the model
+# leaves it out: that would load the C extension).
+__all__ = [
+    "SCHEMAS",
+    "SEED",
+    "UPSTREAM",
+    "UPSTREAM_VERSION",
+    "LoadReport",
+    "ResourceType",
+    "SystemLoad",
+    "TopicLoad",
+    "detect_schema",
+    "serde_f64",
+]
+
 import math
 import time
 from dataclasses import dataclass, field

@@ -5,6 +5,8 @@ The schemas, and how strictly they are read, are described in :mod:`danube_metri
 
 from __future__ import annotations
 
+__all__ = ["SCHEMAS", "SEED", "UPSTREAM", "UPSTREAM_VERSION", "detect_schema"]
+
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence

@@ -7,6 +7,8 @@ serde_json's pretty printer.
 
 from __future__ import annotations
 
+__all__ = ["dumps", "serde_f64"]
+
 import json
 import math
 import re

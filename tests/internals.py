@@ -411,3 +411,45 @@ def parse_block_stat(data: bytes) -> tuple[int, int]:
 def parse_u64_file(data: bytes) -> int:
     """A sysfs counter file: one decimal and a newline."""
     return _numbers("counter", lib.dm_parse_u64_file, data, 1)[0]
+
+
+# ---- Pressure stall information and CFS throttling ----------------------------------------------
+
+
+class PressureTotals(NamedTuple):
+    some_us: int
+    full_us: Optional[int]  # None without a "full" line
+
+
+def parse_pressure(data: bytes) -> PressureTotals:
+    """A PSI file's totals; ParseError with the C parser's reason."""
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("dm_pressure_totals *")
+    why = ffi.new("const char **")
+    rc = lib.dm_parse_pressure(ptr, n, out, why)
+    if rc != lib.DM_OK:
+        raise ParseError("pressure", None, _text(why[0]) or f"parser returned {rc}")
+    return PressureTotals(out.some_us, out.full_us if out.has_full else None)
+
+
+class Throttling(NamedTuple):
+    periods: int
+    throttled_periods: int
+    throttled_ns: int
+
+
+def parse_cpu_throttling(
+    data: bytes, version: int, hints: Optional[list[int]] = None
+) -> Throttling:
+    """cpu.stat's bandwidth counters (v1 or v2); `hints`, a three-item list, the C parser's
+    remembered line offsets, read before the call and updated after."""
+    ptr, n, _keep = _as_c(data)
+    out = ffi.new("dm_throttling *")
+    why = ffi.new("const char **")
+    c_hints = ffi.new("size_t[3]", hints or [0, 0, 0])
+    rc = lib.dm_parse_cpu_throttling(ptr, n, version, c_hints, out, why)
+    if hints is not None:
+        hints[:] = [int(c_hints[i]) for i in range(3)]
+    if rc != lib.DM_OK:
+        raise ParseError("cpu.stat", None, _text(why[0]) or f"parser returned {rc}")
+    return Throttling(out.periods, out.throttled_periods, out.throttled_ns)

@@ -76,7 +76,9 @@ def open_host(tree: FixtureTree, **kwargs: object) -> NativeResourceMonitor:
 
 
 def without_signals(env: Environment) -> Environment:
-    return dataclasses.replace(env, signals=())
+    """The environment less what the cases leave out: the signals, and the pressure notes
+    (tests/test_pressure.py checks those)."""
+    return dataclasses.replace(env, signals=(), pressure_note=None, throttling_note=None)
 
 
 # At open a v1 blkio file has not yet been seen to count (the kernel may not count it).

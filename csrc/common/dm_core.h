@@ -42,6 +42,16 @@ struct dm_reading {
 /* The readings in the order of the metric bits: DM_CPU, DM_MEMORY, DM_DISK, DM_NETWORK. */
 #define DM_READINGS 4
 
+/* The pressure readings (dm_monitor_pressure), each two per-second rates turned into figures
+   by dm_sample_pressure: PSI stall microseconds (some, full), throttled and all CFS periods,
+   throttled nanoseconds. A backend without a source leaves its slot NULL. */
+#define DM_PRESSURE_CPU 0
+#define DM_PRESSURE_MEMORY 1
+#define DM_PRESSURE_IO 2
+#define DM_PRESSURE_PERIODS 3
+#define DM_PRESSURE_THROTTLED_TIME 4
+#define DM_PRESSURE_READINGS 5
+
 /* Every backend's struct dm_monitor begins with this head. The public calls hold its lock
    around the backend's work, so threads may share a monitor without a lock of their own (cffi
    releases the interpreter lock around each C call). */
@@ -52,6 +62,8 @@ struct dm_monitor_head {
     const struct dm_reading *reading[DM_READINGS]; /* chosen at open */
     dm_rate_state rate[DM_READINGS];
     dm_level_state level[DM_READINGS];
+    const struct dm_reading *pressure[DM_PRESSURE_READINGS]; /* per-second rates, or NULL */
+    dm_rate_state pressure_rate[DM_PRESSURE_READINGS];
 };
 /* The head of any backend's monitor (its first member). */
 static inline struct dm_monitor_head *dm_head(const dm_monitor *mon)
@@ -70,6 +82,9 @@ void dm_head_destroy(dm_monitor *mon); /* in dm_monitor_close */
    their errors, so that a caller can retry a subset. Returns DM_E_BUFFER if any reading hit it
    (the caller grows and retries that one), else the first failing code, else DM_OK. */
 int dm_sample_metrics(dm_monitor *mon, unsigned metrics, int64_t now_ns, dm_sample *out);
+
+/* Takes the pressure readings (without the lock), as dm_monitor_pressure describes. */
+int dm_sample_pressure(dm_monitor *mon, int64_t now_ns, dm_pressure *out);
 
 /* The baseline of every reading at open (opts->start_ns, or now). Returns how many readings
    work (a figure or DM_E_AGAIN), with the first failure in *first_failure. */

@@ -134,6 +134,27 @@ int dm_call_sample(dm_call *call)
     return call != NULL ? dm_monitor_sample(call->mon, call->metrics, &call->out) : DM_E_INVALID;
 }
 
+int dm_monitor_pressure_at(dm_monitor *mon, int64_t now_ns, dm_pressure *out)
+{
+    int r;
+    if (mon == NULL || out == NULL)
+        return DM_E_INVALID;
+    lock(mon);
+    r = dm_sample_pressure(mon, now_ns, out);
+    unlock(mon);
+    return r;
+}
+
+int dm_monitor_pressure(dm_monitor *mon, dm_pressure *out)
+{
+    return dm_monitor_pressure_at(mon, dm_monotonic_ns(), out);
+}
+
+int dm_call_pressure(dm_pressure_call *call)
+{
+    return call != NULL ? dm_monitor_pressure(call->mon, &call->out) : DM_E_INVALID;
+}
+
 /* One figure through a one-argument call: the cheapest call a binding like cffi makes. */
 static double one_figure(dm_monitor *mon, unsigned metric)
 {
@@ -166,6 +187,10 @@ int dm_monitor_environment(dm_monitor *mon, dm_environment *out)
     memset(out, 0, sizeof *out);
     lock(mon);
     r = dm_backend_environment(mon, out);
+    if (dm_head(mon)->pressure[DM_PRESSURE_CPU] == NULL && out->pressure_note == NULL)
+        out->pressure_note = "no pressure stall source on this platform (Linux only)";
+    if (dm_head(mon)->pressure[DM_PRESSURE_PERIODS] == NULL && out->throttling_note == NULL)
+        out->throttling_note = "no CPU throttling source on this platform (Linux only)";
     unlock(mon);
     return r;
 }

@@ -35,6 +35,9 @@ extern "C" {
 #define DM_DISK 4u
 #define DM_NETWORK 8u
 #define DM_ALL 15u
+/* The pressure readings' bit for dm_monitor_grow and dm_monitor_sample_files: only
+   dm_monitor_pressure reads them, never dm_monitor_sample (DM_ALL leaves them out). */
+#define DM_PRESSURE 16u
 
 /* Kinds of monitor. */
 #define DM_KIND_HOST 1   /* the whole machine, from /proc */
@@ -88,6 +91,8 @@ typedef struct dm_environment {
     uint64_t memory_limit_bytes; /* tightest limit along the path; 0 when none */
     uint64_t memory_total_bytes; /* the capacity memory % is taken against */
     const char *disk_note;       /* why the disk figure is not given (or not yet proven), or NULL */
+    const char *pressure_note;   /* why the stall figures (PSI) are not given, or NULL */
+    const char *throttling_note; /* why the CPU throttling figures are not given, or NULL */
 } dm_environment;
 
 typedef struct dm_monitor dm_monitor;
@@ -118,7 +123,40 @@ typedef struct dm_call {
     unsigned metrics;
 } dm_call;
 int dm_call_sample(dm_call *call);
-/* Enlarges the buffers of the metrics in `metrics` to fit their files as they are now. */
+/* Pressure stalls and CPU throttling (docs/semantics.md, "Pressure stalls and CPU
+   throttling"): each figure over the interval since the previous pressure reading, with the
+   same minimum interval, 10 ms floor and reset rules as the rates of dm_monitor_sample, and
+   read only by this call. The figures lead the struct, in this order. */
+#define DM_PRESSURE_FIGURES 7
+typedef struct dm_pressure {
+    double cpu_some_percent;    /* share of wall time some runnable task waited for a CPU */
+    double memory_some_percent; /* ... some task stalled on memory (reclaim, refaults, swap-in) */
+    double memory_full_percent; /* ... every non-idle task stalled on memory at once */
+    double io_some_percent;
+    double io_full_percent;
+    double cpu_throttled_percent;            /* CFS periods in which the cgroup was throttled */
+    double cpu_throttled_seconds_per_second; /* time throttled per second */
+    unsigned unsupported; /* bit i: figure i cannot be had on this monitor (NaN; the source's
+                             error, DM_E_UNSUPPORTED, and dm_environment say why) */
+    dm_error cpu;        /* the source of cpu_some_percent */
+    dm_error memory;     /* memory_some_percent, memory_full_percent */
+    dm_error io;         /* io_some_percent, io_full_percent */
+    dm_error throttling; /* cpu_throttled_percent, cpu_throttled_seconds_per_second */
+} dm_pressure;
+/* DM_OK when every source gave its figures or cannot be had on this monitor (those figures
+   are NaN, their bits set in out->unsupported); DM_E_UNSUPPORTED when none can be had; else
+   the first failing code (DM_E_BUFFER first: call dm_monitor_grow with DM_PRESSURE, then
+   again). */
+int dm_monitor_pressure(dm_monitor *mon, dm_pressure *out);
+int dm_monitor_pressure_at(dm_monitor *mon, int64_t now_ns, dm_pressure *out);
+/* dm_monitor_pressure in a one-argument call (see dm_call). */
+typedef struct dm_pressure_call {
+    dm_pressure out;
+    dm_monitor *mon;
+} dm_pressure_call;
+int dm_call_pressure(dm_pressure_call *call);
+/* Enlarges the buffers of the metrics in `metrics` (DM_PRESSURE included) to fit their files
+   as they are now. */
 int dm_monitor_grow(dm_monitor *mon, unsigned metrics, dm_error *err);
 void dm_monitor_close(dm_monitor *mon);
 

@@ -213,7 +213,7 @@ static int refresh_cpu_limits(dm_monitor *m, dm_error *err)
 {
     struct dm_cgroup *cg = &m->cg;
     double cores = 0.0, limit;
-    size_t i;
+    size_t i, level = DM_NO_LEVEL;
     int r;
 
     for (i = 0; i < cg->cpu_levels; i++) {
@@ -235,14 +235,17 @@ static int refresh_cpu_limits(dm_monitor *m, dm_error *err)
                 return DM_E_PARSE;
             }
         }
-        if (quota != UINT64_MAX && (cores == 0.0 || (double)quota / (double)period < cores))
+        if (quota != UINT64_MAX && (cores == 0.0 || (double)quota / (double)period < cores)) {
             cores = (double)quota / (double)period;
+            level = i; /* the deepest of equal quotas: its cpu.stat counts the cgroup's own */
+        }
         continue;
     bad_quota:
         dm_set_error(err, DM_E_PARSE, 0, cg->cpu_quota[i].path, "malformed CPU quota");
         return DM_E_PARSE;
     }
     cg->quota_cores = cores;
+    cg->quota_level = level;
     /* A CPU list that cannot be read or parsed fails the reading: taking it for "no cpuset"
        or the machine's CPUs would measure against the wrong capacity. */
     cg->online_cpus = 0;
@@ -317,7 +320,35 @@ void dm_cgroup_init(dm_monitor *m)
     cg->cpu_usage.fd = cg->cpuset.fd = cg->online.fd = -1;
     cg->mem_usage.fd = cg->mem_stat.fd = cg->io.fd = cg->io_top.fd = -1;
     for (i = 0; i < DM_CG_MAX_DEPTH; i++)
-        cg->cpu_quota[i].fd = cg->cpu_period[i].fd = cg->mem_limit[i].fd = -1;
+        cg->cpu_quota[i].fd = cg->cpu_period[i].fd = cg->mem_limit[i].fd = cg->cpu_stat[i].fd =
+            -1;
+    cg->quota_level = cg->throttle_level[0] = cg->throttle_level[1] = DM_NO_LEVEL;
+}
+
+/* The cpu.stat beside each level's quota file: its bandwidth counters are that level's. */
+static int open_cpu_stats(struct dm_cgroup *cg, dm_error *err)
+{
+    size_t i;
+    for (i = 0; i < cg->cpu_levels; i++) {
+        const char *quota = cg->cpu_quota[i].path;
+        size_t dir_len = strrchr(quota, '/') - quota;
+        char *dir = malloc(dir_len + 1);
+        int r;
+        if (dir == NULL) {
+            dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+            return DM_E_NOMEM;
+        }
+        memcpy(dir, quota, dir_len);
+        dir[dir_len] = '\0';
+        /* Opened at its first read: one that cannot be read fails the throttling reading. */
+        r = dm_file_init(&cg->cpu_stat[i], dir, "/cpu.stat", 1);
+        free(dir);
+        if (r != DM_OK) {
+            dm_set_error(err, DM_E_NOMEM, 0, NULL, "out of memory");
+            return DM_E_NOMEM;
+        }
+    }
+    return DM_OK;
 }
 
 int dm_cgroup_open(dm_monitor *m, dm_error *err)
@@ -468,6 +499,8 @@ int dm_cgroup_open(dm_monitor *m, dm_error *err)
                              &cg->mem_levels, err)) != DM_OK)
             goto done;
     }
+    if ((r = open_cpu_stats(cg, err)) != DM_OK)
+        goto done;
     if (!cg->has_cpuset)
         dm_file_free(&cg->cpuset);
     if (!cg->has_io)
@@ -523,6 +556,7 @@ void dm_cgroup_close(dm_monitor *m)
         dm_file_free(&cg->cpu_quota[i]);
         dm_file_free(&cg->cpu_period[i]);
         dm_file_free(&cg->mem_limit[i]);
+        dm_file_free(&cg->cpu_stat[i]);
     }
     free(cg->path);
     free(cg->dir);
@@ -713,6 +747,90 @@ const char *dm_cgroup_disk_note(const dm_monitor *m)
     return NULL;
 }
 
+/* ---- CFS throttling ------------------------------------------------------------------ */
+
+static const char NO_QUOTA[] =
+    "no CPU quota on the cgroup's path (cpu.max \"max\", cpu.cfs_quota_us -1 on every level): "
+    "only a quota throttles (a cpuset limit never does)";
+static const char LIMITS_UNREAD[] =
+    "the CPU limits could not be read yet: the CPU reading says why";
+
+/* The counters of the level with the tightest quota. `which` 0 (the periods) reads cpu.stat
+   and keeps what it found for `which` 1 (the time) at the same time; a change of level (the
+   limits were re-read) is a reset for each. */
+static int read_throttling(dm_monitor *m, int64_t now_ns, int which, struct dm_counters *c,
+                           dm_error *err)
+{
+    struct dm_cgroup *cg = &m->cg;
+    struct dm_file *f;
+    dm_throttling t;
+    size_t level;
+    int r, kept = which == 1 && cg->throttle_kept_valid && cg->throttle_kept_ns == now_ns;
+    cg->throttle_kept_valid = 0;
+    if ((r = limits_current(&cg->cpu_limits_ns, now_ns, refresh_cpu_limits, m, err)) != DM_OK)
+        return r;
+    level = cg->quota_level;
+    if (level == DM_NO_LEVEL) {
+        dm_set_error(err, DM_E_UNSUPPORTED, 0, cg->cpu_levels > 0 ? cg->cpu_quota[0].path : cg->dir,
+                     NO_QUOTA);
+        return DM_E_UNSUPPORTED;
+    }
+    f = &cg->cpu_stat[level];
+    if (kept && cg->throttle_level[0] == level) {
+        t = cg->throttle_kept;
+    } else {
+        const char *why;
+        if ((r = dm_file_read(f, err)) != DM_OK)
+            return r;
+        if (dm_parse_cpu_throttling(f->buf, f->len, cg->version, cg->throttle_hints, &t, &why) !=
+            DM_OK) {
+            dm_set_error(err, DM_E_PARSE, 0, f->path, why);
+            return DM_E_PARSE;
+        }
+    }
+    if (which == 0) {
+        cg->throttle_kept = t;
+        cg->throttle_kept_ns = now_ns;
+        cg->throttle_kept_valid = 1;
+        c->v[0] = t.throttled_periods, c->v[1] = t.periods;
+    } else {
+        c->v[0] = t.throttled_ns, c->v[1] = 0;
+    }
+    c->reset = cg->throttle_level[which] != DM_NO_LEVEL && cg->throttle_level[which] != level;
+    cg->throttle_level[which] = level;
+    c->source = f->path;
+    return DM_OK;
+}
+
+static int read_throttled_periods(dm_monitor *m, int64_t now_ns, struct dm_counters *c,
+                                  dm_error *err)
+{
+    return read_throttling(m, now_ns, 0, c, err);
+}
+
+static int read_throttled_time(dm_monitor *m, int64_t now_ns, struct dm_counters *c,
+                               dm_error *err)
+{
+    return read_throttling(m, now_ns, 1, c, err);
+}
+
+const struct dm_reading dm_cgroup_throttled_periods = {DM_FIGURE_PER_SECOND,
+                                                       read_throttled_periods, NULL};
+const struct dm_reading dm_cgroup_throttled_time = {DM_FIGURE_PER_SECOND, read_throttled_time,
+                                                    NULL};
+
+const char *dm_cgroup_throttling_note(const dm_monitor *m)
+{
+    if (m->cg.cpu_limits_ns == 0)
+        return LIMITS_UNREAD;
+    return m->cg.quota_level == DM_NO_LEVEL ? NO_QUOTA : NULL;
+}
+
+const struct dm_file *dm_cgroup_throttling_file(const dm_monitor *m)
+{
+    return m->cg.quota_level == DM_NO_LEVEL ? NULL : &m->cg.cpu_stat[m->cg.quota_level];
+}
+
 const struct dm_reading dm_cgroup_cpu = {DM_FIGURE_PER_SECOND, read_cpu, cpu_percent};
 const struct dm_reading dm_cgroup_memory = {DM_FIGURE_LEVEL, read_memory, NULL};
 const struct dm_reading dm_cgroup_disk = {DM_FIGURE_PER_SECOND, read_disk, NULL};
@@ -721,6 +839,8 @@ int dm_cgroup_grow(dm_monitor *m, unsigned metrics, dm_error *err)
 {
     struct dm_cgroup *cg = &m->cg;
     int r = DM_OK;
+    if ((metrics & DM_PRESSURE) && cg->quota_level != DM_NO_LEVEL)
+        r = dm_file_fit(&cg->cpu_stat[cg->quota_level], err);
     if ((metrics & DM_CPU) && r == DM_OK)
         r = dm_file_fit(&cg->cpu_usage, err);
     if ((metrics & DM_MEMORY) && r == DM_OK)

@@ -53,6 +53,7 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         return DM_E_NOMEM;
     m->stat.fd = m->meminfo.fd = m->diskstats.fd = m->netdev.fd = -1;
     dm_cgroup_init(m);
+    dm_pressure_init(m);
     m->root = dm_join_path(root, "");
     if (m->root == NULL || dm_file_init(&m->stat, root, "/proc/stat", 0) != DM_OK ||
         dm_file_init(&m->meminfo, root, "/proc/meminfo", 1) != DM_OK ||
@@ -103,7 +104,17 @@ int dm_monitor_open(const dm_options *opts, dm_monitor **out, dm_error *err)
         m->head.reading[0] = &dm_cgroup_cpu;
         m->head.reading[1] = &dm_cgroup_memory;
         m->head.reading[2] = &dm_cgroup_disk;
+        m->head.pressure[DM_PRESSURE_PERIODS] = &dm_cgroup_throttled_periods;
+        m->head.pressure[DM_PRESSURE_THROTTLED_TIME] = &dm_cgroup_throttled_time;
+    } else {
+        m->head.pressure[DM_PRESSURE_PERIODS] = &dm_host_no_throttling;
+        m->head.pressure[DM_PRESSURE_THROTTLED_TIME] = &dm_host_no_throttling;
     }
+    if ((r = dm_pressure_open(m, &e)) != DM_OK)
+        return dm_fail_open(m, opts, e, err);
+    m->head.pressure[DM_PRESSURE_CPU] = &dm_psi_cpu;
+    m->head.pressure[DM_PRESSURE_MEMORY] = &dm_psi_memory;
+    m->head.pressure[DM_PRESSURE_IO] = &dm_psi_io;
     dm_take_baseline(m, opts, &e); /* a reading that fails now is retried at each sample */
     *out = m;
     return DM_OK;
@@ -119,6 +130,7 @@ void dm_monitor_close(dm_monitor *m)
     dm_file_free(&m->netdev);
     dm_host_close(m);
     dm_cgroup_close(m);
+    dm_pressure_close(m);
     free(m->root);
     dm_head_destroy(m);
     free(m);
@@ -127,6 +139,14 @@ void dm_monitor_close(dm_monitor *m)
 int dm_backend_grow(dm_monitor *m, unsigned metrics, dm_error *err)
 {
     int r = DM_OK;
+    if (metrics & DM_PRESSURE) {
+        r = dm_pressure_grow(m, err);
+        metrics &= ~(unsigned)DM_PRESSURE;
+        if (r == DM_OK && m->head.kind == DM_KIND_CGROUP)
+            r = dm_cgroup_grow(m, DM_PRESSURE, err);
+        if (r != DM_OK)
+            return r;
+    }
     if (m->head.kind == DM_KIND_CGROUP) {
         r = dm_cgroup_grow(m, metrics & ~(unsigned)DM_NETWORK, err);
         metrics &= DM_NETWORK; /* the cgroup monitor shares only net/dev with the host's */
@@ -154,6 +174,8 @@ int dm_backend_environment(dm_monitor *m, dm_environment *out)
         out->cpu_limit_cores = (double)out->online_cpus;
         if (dm_parse_meminfo(m->meminfo.buf, m->meminfo.len, &mi) == DM_OK)
             out->memory_total_bytes = mi.total;
+        out->pressure_note = dm_pressure_note(m);
+        out->throttling_note = dm_host_throttling_note();
         return DM_OK;
     }
     cg = &m->cg;
@@ -168,6 +190,8 @@ int dm_backend_environment(dm_monitor *m, dm_environment *out)
     out->memory_total_bytes =
         cg->memory_limit < cg->host_mem_total ? cg->memory_limit : cg->host_mem_total;
     out->disk_note = dm_cgroup_disk_note(m);
+    out->pressure_note = dm_pressure_note(m);
+    out->throttling_note = dm_cgroup_throttling_note(m);
     return DM_OK;
 }
 size_t dm_backend_disk_count(const dm_monitor *m) { return m->disks_chosen ? m->disks.n : 0; }
@@ -185,8 +209,13 @@ const char *dm_backend_iface_name(const dm_monitor *m, size_t i)
 size_t dm_backend_sample_files(const dm_monitor *m, unsigned metrics, const char **paths,
                                size_t cap)
 {
-    const struct dm_file *files[8];
+    const struct dm_file *files[16];
     size_t n = 0, i, j;
+    if (metrics & DM_PRESSURE) {
+        n = dm_pressure_files(m, files);
+        if (m->head.kind == DM_KIND_CGROUP && dm_cgroup_throttling_file(m) != NULL)
+            files[n++] = dm_cgroup_throttling_file(m);
+    }
     if (m->head.kind == DM_KIND_CGROUP) {
         if (metrics & DM_CPU)
             files[n++] = &m->cg.cpu_usage;

@@ -50,7 +50,19 @@ struct dm_cgroup {
     double cpu_limit_cores;   /* the capacity CPU % is taken against */
     uint64_t memory_limit;    /* UINT64_MAX when none */
     uint64_t host_mem_total;
+    /* CFS throttling: the cpu.stat beside each level's quota file (cpu_quota[i]), and the
+       level of the tightest quota, which throttles first (DM_NO_LEVEL: no quota). */
+    struct dm_file cpu_stat[DM_CG_MAX_DEPTH];
+    size_t quota_level;
+    /* The two throttling readings (periods, time) share one read of cpu.stat per call: the
+       first keeps its counters for the second at the same time. */
+    size_t throttle_level[2]; /* the level each reading read last (DM_NO_LEVEL: none yet) */
+    size_t throttle_hints[3];
+    dm_throttling throttle_kept;
+    int64_t throttle_kept_ns;
+    int throttle_kept_valid;
 };
+#define DM_NO_LEVEL ((size_t)-1)
 
 struct dm_monitor {
     struct dm_monitor_head head; /* first: the lock, the kind, the readings' states */
@@ -67,6 +79,12 @@ struct dm_monitor {
     int net_source_chosen;
     struct dm_file *net_stat;    /* 2 * ifaces.n files: rx, tx */
     struct dm_cgroup cg;
+    /* Pressure stall files (cpu, memory, io): /proc/pressure/{cpu,memory,io} for the host,
+       a v2 cgroup's {cpu,memory,io}.pressure; opened at open, read only by
+       dm_monitor_pressure (dm_pressure.c). */
+    struct dm_file psi[3];
+    int has_psi[3];
+    const char *psi_note; /* why a PSI figure is not given, or NULL */
 };
 
 /* The machine's whole disks from m->diskstats as last read, chosen once (dm_disks.c). */
@@ -77,13 +95,29 @@ extern const struct dm_reading dm_host_cpu, dm_host_memory, dm_host_disk, dm_hos
 /* Per-device files chosen by the first disk and network readings (dm_host.c). */
 void dm_host_close(dm_monitor *m);
 
+/* Pressure stall information for either monitor (dm_pressure.c). */
+extern const struct dm_reading dm_psi_cpu, dm_psi_memory, dm_psi_io, dm_host_no_throttling;
+void dm_pressure_init(dm_monitor *m);          /* every descriptor closed (-1) */
+int dm_pressure_open(dm_monitor *m, dm_error *err); /* after the cgroup's open; NOMEM only */
+void dm_pressure_close(dm_monitor *m);
+int dm_pressure_grow(dm_monitor *m, dm_error *err);
+/* The PSI files in use, into files[0..3); returns how many. */
+size_t dm_pressure_files(const dm_monitor *m, const struct dm_file **files);
+const char *dm_pressure_note(const dm_monitor *m);
+const char *dm_host_throttling_note(void);
+
 /* The cgroup monitor (dm_cgroup.c). */
 extern const struct dm_reading dm_cgroup_cpu, dm_cgroup_memory, dm_cgroup_disk;
+/* CFS throttling: (throttled periods, periods) and (throttled nanoseconds, 0). */
+extern const struct dm_reading dm_cgroup_throttled_periods, dm_cgroup_throttled_time;
 void dm_cgroup_init(dm_monitor *m); /* every descriptor closed (-1) */
 int dm_cgroup_open(dm_monitor *m, dm_error *err);
 void dm_cgroup_close(dm_monitor *m);
 int dm_cgroup_grow(dm_monitor *m, unsigned metrics, dm_error *err);
 /* Why the cgroup's disk figure is not given (or not yet proven), or NULL. */
 const char *dm_cgroup_disk_note(const dm_monitor *m);
+/* Why the cgroup's throttling figures are not given, or NULL; and its cpu.stat in use. */
+const char *dm_cgroup_throttling_note(const dm_monitor *m);
+const struct dm_file *dm_cgroup_throttling_file(const dm_monitor *m);
 
 #endif

@@ -162,4 +162,30 @@ int dm_parse_blkio_bytes(const char *buf, size_t len, const dm_disk_set *disks,
 /* A CPU list ("0-3,8,10-11"): how many CPUs it names. */
 int dm_parse_cpu_list(const char *buf, size_t len, uint32_t *count);
 
+/* ---- Pressure stall information and CFS throttling (dm_pressure_parse.c) ---------------- */
+
+/* The cumulative stall times of a PSI file, in microseconds. */
+typedef struct dm_pressure_totals {
+    uint64_t some_us, full_us;
+    int has_full; /* the "full" line was there (cpu's since Linux 5.13, memory's and io's always) */
+} dm_pressure_totals;
+/* A PSI file (/proc/pressure/RES, a v2 cgroup's RES.pressure), as the kernel writes it: a line
+   "some avg10=A avg60=A avg300=A total=N", optionally a line "full" with the same fields, each
+   ending in a newline, nothing else; fields split at single spaces, each A digits, a dot and
+   two digits (%lu.%02lu), N a decimal. DM_E_PARSE otherwise, with *why (may be NULL) a static
+   sentence saying what is wrong. */
+int dm_parse_pressure(const char *buf, size_t len, dm_pressure_totals *out, const char **why);
+
+/* The CFS bandwidth counters of cpu.stat: periods that had runtime to hand out, periods in
+   which the cgroup was throttled, and the time it spent throttled in nanoseconds (v2
+   throttled_usec, v1 throttled_time, both given in ns). */
+typedef struct dm_throttling {
+    uint64_t periods, throttled_periods, throttled_ns;
+} dm_throttling;
+/* cpu.stat of cgroup `version` (1 or 2): nr_periods, nr_throttled and throttled_usec (v2) or
+   throttled_time (v1), found with dm_parse_keyed_u64. `hints` (may be NULL) holds 3 offsets
+   kept between calls. DM_E_PARSE (with *why, may be NULL) when one is missing or malformed. */
+int dm_parse_cpu_throttling(const char *buf, size_t len, int version, size_t *hints,
+                            dm_throttling *out, const char **why);
+
 #endif

@@ -1,4 +1,5 @@
-/* libFuzzer harness: the cgroup parsers of csrc/linux/dm_cgroup_parse.c. The first byte picks
+/* libFuzzer harness: the cgroup parsers of csrc/linux/dm_cgroup_parse.c and
+   dm_pressure_parse.c. The first byte picks
    the parser; some take a second byte (the controller, a buffer size, a key) and the keyed
    parser two more (a hint). The input is handed over in a heap copy of exactly its length.
    Besides "no crash, no undefined behaviour", accepted inputs are checked against dm_parse.h:
@@ -18,6 +19,8 @@ enum {
     T_IO_STAT,
     T_BLKIO_BYTES,
     T_CPU_LIST,
+    T_PRESSURE,   /* dm_pressure_parse.c: a PSI file */
+    T_THROTTLING, /* dm_pressure_parse.c: cpu.stat's bandwidth counters; byte 1: version */
     T_COUNT
 };
 
@@ -160,9 +163,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         keyed(data + 1, size - 1);
         return 0;
     }
-    if ((t == T_MOUNTINFO_FIND || t == T_UNESCAPE) && size < 2)
+    if ((t == T_MOUNTINFO_FIND || t == T_UNESCAPE || t == T_THROTTLING) && size < 2)
         return 0;
-    n = t == T_MOUNTINFO_FIND || t == T_UNESCAPE ? size - 2 : size - 1;
+    n = t == T_MOUNTINFO_FIND || t == T_UNESCAPE || t == T_THROTTLING ? size - 2 : size - 1;
     b = fuzz_copy(data + (size - n), n);
     switch (t) {
     case T_PROC_CGROUP: {
@@ -212,6 +215,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == DM_OK)
             FUZZ_CHECK(count >= 1);
         break;
+    case T_PRESSURE: {
+        dm_pressure_totals pt;
+        const char *why;
+        rc = dm_parse_pressure(b, n, &pt, &why);
+        FUZZ_CHECK((rc == DM_OK && why == NULL) || (rc == DM_E_PARSE && why != NULL));
+        if (rc == DM_OK)
+            FUZZ_CHECK(pt.has_full || pt.full_us == 0);
+        break;
+    }
+    case T_THROTTLING: {
+        /* With the hints it left, the same answer again. */
+        dm_throttling t0, t1;
+        size_t hints[3] = {0, 0, 0};
+        const char *why;
+        int version = data[1] % 2 + 1, rc2;
+        rc = dm_parse_cpu_throttling(b, n, version, hints, &t0, &why);
+        FUZZ_CHECK((rc == DM_OK && why == NULL) || (rc == DM_E_PARSE && why != NULL));
+        rc2 = dm_parse_cpu_throttling(b, n, version, hints, &t1, &why);
+        FUZZ_CHECK(rc2 == rc);
+        if (rc == DM_OK)
+            FUZZ_CHECK(t0.periods == t1.periods && t0.throttled_periods == t1.throttled_periods &&
+                       t0.throttled_ns == t1.throttled_ns);
+        break;
+    }
     default: break;
     }
     free(b);

@@ -172,6 +172,44 @@ static int sample(dm_monitor *mon, int64_t now_ns)
     return rc;
 }
 
+/* The pressure readings: known codes, reasons, NaN exactly for the figures not supported,
+   percentages in 0..100 and a finite time otherwise; a buffer outgrown is cured by a grow. */
+static void pressure(dm_monitor *mon, int64_t now_ns)
+{
+    dm_pressure p;
+    const dm_error *e[4];
+    static const unsigned bits[4] = {1u, 6u, 24u, 96u};
+    const double *f = &p.cpu_some_percent;
+    int rc, k, i, pass;
+    for (pass = 0; pass < 2; pass++) {
+        rc = dm_monitor_pressure_at(mon, now_ns + pass, &p);
+        FUZZ_CHECK(fuzz_known_code(rc));
+        e[0] = &p.cpu, e[1] = &p.memory, e[2] = &p.io, e[3] = &p.throttling;
+        for (i = 0; i < 4; i++) {
+            check_error(e[i], DM_OK);
+            FUZZ_CHECK((e[i]->code == DM_E_UNSUPPORTED) == ((p.unsupported & bits[i]) != 0));
+            for (k = 0; k < DM_PRESSURE_FIGURES; k++) {
+                if (!(bits[i] & (1u << k)))
+                    continue;
+                if (e[i]->code != DM_OK)
+                    FUZZ_CHECK(isnan(f[k]));
+                else if (k < 6)
+                    FUZZ_CHECK(f[k] >= 0.0 && f[k] <= 100.0);
+                else
+                    FUZZ_CHECK(isfinite(f[k]) && f[k] >= 0.0);
+            }
+        }
+        if (rc != DM_E_BUFFER)
+            break;
+        FUZZ_CHECK(pass == 0); /* grown once, the same files fit */
+        {
+            dm_error err;
+            if (dm_monitor_grow(mon, DM_PRESSURE, &err) != DM_OK)
+                break;
+        }
+    }
+}
+
 static void run_monitor(int kind, const char *interfaces, const struct record *rec, size_t n)
 {
     dm_options opts;
@@ -219,6 +257,7 @@ static void run_monitor(int kind, const char *interfaces, const struct record *r
         FUZZ_CHECK(files[i] != NULL);
 
     sample(mon, T0 + SECOND);
+    pressure(mon, T0 + SECOND);
     for (i = 0; i < n; i++) { /* the later/ snapshot, and files that go away */
         if (rec[i].path_len > 6 && memcmp(rec[i].path, "later/", 6) == 0)
             write_file(rec[i].path + 6, rec[i].path_len - 6, rec[i].content, rec[i].len);
@@ -229,7 +268,9 @@ static void run_monitor(int kind, const char *interfaces, const struct record *r
         }
     }
     sample(mon, T0 + 2 * SECOND);
+    pressure(mon, T0 + 2 * SECOND);
     sample(mon, T0 + 3 * SECOND);
+    pressure(mon, T0 + 3 * SECOND);
     dm_monitor_close(mon);
 }
 
