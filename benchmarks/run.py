@@ -1,6 +1,6 @@
 """danube-metrics benchmarks: the cost of a sample against psutil and the kernel's floor.
 
-    python benchmarks/run.py [--quick]
+    python benchmarks/run.py [--quick] [--scale-only | --reading-only]
 
 Everything is measured in this one run on this machine and printed as ratios: the machine is
 shared and noisy, so each figure is the best of several interleaved rounds, every case timed the
@@ -44,6 +44,7 @@ from danube_metrics import (
     NotReadyError,
     ResourceType,
     SystemLoad,
+    TopicLoad,
     _binding,
 )
 
@@ -183,6 +184,60 @@ def scale_rows(built: dict[str, Path], tmp: Path, rounds: int, n: int) -> dict[s
     return out
 
 
+def report_text(topics: int, schema: str) -> str:
+    """A report of `topics` topics in `schema`, as a broker writes it: in the upstream schema
+    one object of eight fields per topic, in the seed's the names alone (one in a thousand
+    not ASCII)."""
+    names = [
+        f"/default/caf\u00e9-{i}" if i % 1000 == 0 else f"/default/topic-{i}" for i in range(topics)
+    ]
+    loads = [SystemLoad(ResourceType.CPU, 12.5), SystemLoad(ResourceType.Memory, 40.0)]
+    if schema == "seed":
+        return LoadReport(loads, topics, names, 1700000000).to_json()
+    per_topic = [
+        TopicLoad(name, i % 5000, i % 5000 * 1250, i % 5000 * 0.00125, i % 4, i % 7, i % 3, i)
+        for i, name in enumerate(names)
+    ]
+    report = LoadReport(loads, topics, names, 1700000000, broker_id=7, topics=per_topic)
+    return report.to_json(schema="upstream")
+
+
+def report_reading_rows(quick: bool) -> dict[str, object]:
+    """Issue 12: LoadReport.from_json against json.loads of the same text (the least a reader
+    of that text can cost), both schemas, 10,000 topics and a million (100,000 with --quick).
+    Best of interleaved rounds: many for 10,000 topics, three for a million (a round of the
+    upstream million takes seconds)."""
+    out: dict[str, object] = {}
+    large = 100_000 if quick else 1_000_000
+    for topics, rounds, calls in ((10_000, 5 if quick else 15, 5), (large, 3, 1)):
+        for schema in ("seed", "upstream"):
+            text = report_text(topics, schema)
+            best = interleaved(
+                {
+                    "loads": lambda text=text, calls=calls: per_call_us(
+                        lambda: json.loads(text), calls
+                    ),
+                    "from_json": lambda text=text, calls=calls: per_call_us(
+                        lambda: LoadReport.from_json(text), calls
+                    ),
+                },
+                rounds,
+            )
+            ratio = best["from_json"] / best["loads"]
+            print(
+                f"LoadReport.from_json, {topics:,} topics, {schema} ({len(text) / 1e6:.1f} MB): "
+                f"{best['from_json'] / 1e3:.1f} ms, json.loads {best['loads'] / 1e3:.1f} ms: "
+                f"{ratio:.2f}x",
+                flush=True,
+            )
+            out[f"from_json_{schema}_{topics}"] = {
+                "from_json_ms": best["from_json"] / 1e3, "json_loads_ms": best["loads"] / 1e3,
+                "ratio": ratio,
+            }  # fmt: skip
+            del text
+    return out
+
+
 def pressure_rows(
     built: dict[str, Path],
     python_floor: Callable[[list[str]], Callable[[], object]],
@@ -302,8 +357,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--scale-only", action="store_true", help="only the scale rows (fault 5)")
+    ap.add_argument(
+        "--reading-only", action="store_true", help="only the LoadReport reading rows (issue 12)"
+    )
     ap.add_argument("--pressure-only", action="store_true", help="only the pressure rows")
     args = ap.parse_args()
+    if args.reading_only:  # pure Python: nothing to build
+        reading = report_reading_rows(args.quick)
+        if args.json:
+            Path(args.json).write_text(json.dumps(reading, indent=1))
+        return
     # Many short rounds: on a shared machine each case then gets as many chances at a quiet
     # moment, and the best of each is steadier than from a few long rounds.
     n = 1000 if args.quick else 5000
@@ -478,6 +541,7 @@ def main() -> None:
             f"the plain dict {best['dumps']:.0f} us: {best['report'] / best['dumps']:.2f}x"
         )
         results["report_ratio"] = best["report"] / best["dumps"]
+        results.update(report_reading_rows(args.quick))
 
         # Memory growth over a million samples (RSS after a warm-up, then after).
         million = 100_000 if args.quick else 1_000_000

@@ -1,16 +1,31 @@
-"""The parts of a LoadReport: one resource's usage and one topic's load.
+"""The parts of a LoadReport: one resource's usage and one topic's load, and the rules every
+value of a report follows.
 
 Units as in :mod:`danube_metrics.report`.
+
+The rules are defined here once and used by every constructor and by the reader
+(:mod:`danube_metrics.schemas`), so that whatever can be built can be written and read back.
+Each rule takes one value and returns it as a report keeps it, or raises ``TypeError`` (a value
+of the wrong type) or ``ValueError`` (out of range) with a message that follows the field's
+name. Each ``all_*`` screen says of a whole list at C speed whether every item follows a rule;
+it may say no for a list the rule accepts (an int subclass, say), so a list it refuses is then
+checked item by item with the rule, which has the last word.
 """
 
 from __future__ import annotations
 
 __all__ = ["U64_MAX", "ResourceType", "SystemLoad", "TopicLoad"]
 
+import collections
+import contextlib
 import enum
+import gc
 import math
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from itertools import repeat
+from typing import Any, Callable, Optional
 
 #: The largest count a report carries (Rust's u64).
 U64_MAX = 2**64 - 1
@@ -25,12 +40,190 @@ class ResourceType(str, enum.Enum):
     NetworkIO = "NetworkIO"
 
 
+#: The resources whose usage is a percentage, 0 to 100 (the others are bytes per second).
+PERCENT_RESOURCES = frozenset({ResourceType.CPU, ResourceType.Memory})
+
+
+# --- the rules --------------------------------------------------------------------------------
+
+
+def kind_of(value: Any) -> str:
+    """A value's type as error messages name it: ``null`` for None, as JSON says."""
+    return "null" if value is None else type(value).__name__
+
+
+def shown(value: Any) -> str:
+    """A value as an error message quotes it: an integer too long to print is described."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"{'-' if value < 0 else ''}an integer of {value.bit_length()} bits"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def u64(value: Any) -> int:
+    """A count: an int (not a bool) from 0 to 2^64-1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"must be an integer, not {kind_of(value)}")
+    if not 0 <= value <= U64_MAX:
+        raise ValueError(f"must be a u64, got {shown(value)}")
+    return int(value)
+
+
+def non_negative_float(value: Any) -> float:
+    """A rate: an int or float (not a bool), finite and >= 0, kept as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"must be a number, not {kind_of(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"must be finite and >= 0, got {shown(value)}")
+    return number
+
+
+def usage_of(resource: ResourceType, value: Any) -> float:
+    """A resource's usage: a rate, and at most 100 where it is a percentage (CPU, Memory; the
+    monitors clamp them to 0-100, so more is a broken writer)."""
+    number = non_negative_float(value)
+    if number > 100 and resource in PERCENT_RESOURCES:
+        raise ValueError(
+            f"must be at most 100 for {resource.value} (a percentage), got {shown(value)}"
+        )
+    return number
+
+
+def utf8_string(value: Any) -> str:
+    """A name: a str that UTF-8 can encode (no lone surrogate, which serde_json refuses)."""
+    if not isinstance(value, str):
+        raise TypeError(f"must be a string, not {kind_of(value)}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("is not valid Unicode (lone surrogate)") from None
+    return value
+
+
+def resource_type(value: Any) -> ResourceType:
+    """A resource of a report: a ResourceType member (a name is not converted)."""
+    if not isinstance(value, ResourceType):
+        hint = ""
+        if isinstance(value, str) and value in ResourceType.__members__:
+            hint = f" (ResourceType.{value})"
+        raise TypeError(f"must be a ResourceType{hint}, not {kind_of(value)}")
+    return value
+
+
+def a_list(value: Any, of: str) -> list[Any]:
+    """A list field: a list, or a tuple made a list; a str is refused, not taken as its
+    characters."""
+    if type(value) is list:
+        return value
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise TypeError(f"must be a list of {of}, not {kind_of(value)}")
+
+
+def all_u64(values: Sequence[Any]) -> bool:
+    """Whether every item follows :func:`u64` (exact ints only: the rest is left to it)."""
+    if values and set(map(type, values)) != {int}:
+        return False
+    try:
+        array("Q", values)  # range-checks every item in C
+    except OverflowError:
+        return False
+    return True
+
+
+def all_non_negative_floats(values: Sequence[Any]) -> bool:
+    """Whether every item follows :func:`non_negative_float` (exact ints and floats only)."""
+    if not values:
+        return True
+    if not set(map(type, values)) <= {float, int}:
+        return False
+    try:
+        # A finite sum rules out NaN and infinities; then min() is meaningful.
+        return math.isfinite(sum(values)) and min(values) >= 0
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def all_utf8_strings(values: Sequence[Any]) -> bool:
+    """Whether every item follows :func:`utf8_string`."""
+    try:
+        joined = "".join(values)  # refuses anything but str
+    except TypeError:
+        return False
+    if joined.isascii():
+        return True
+    try:
+        joined.encode("latin-1")  # a copy, for one byte per character: no surrogate there
+        return True
+    except UnicodeEncodeError:
+        pass
+    try:
+        joined.encode("utf-8")  # Python never pairs surrogates across the joined strings
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_items(
+    values: Sequence[Any],
+    screen: Callable[[Sequence[Any]], bool],
+    rule: Callable[[Any], Any],
+    where: str,
+) -> None:
+    """Raises the rule's error for the first item that breaks it, named ``where[i]``.
+
+    :param screen: the rule's ``all_*`` screen, tried first.
+    """
+    if screen(values):
+        return
+    for i, value in enumerate(values):
+        try:
+            rule(value)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where}[{i}] {exc}") from None
+
+
+def repeated_resource(loads: Sequence[SystemLoad]) -> Optional[int]:
+    """The index of the first load whose resource an earlier load has, or None."""
+    seen: set[ResourceType] = set()
+    for i, load in enumerate(loads):
+        if load.resource in seen:
+            return i
+        seen.add(load.resource)
+    return None
+
+
+def _checked_field(owner: str, name: str, rule: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return rule(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{owner}.{name} {exc}") from None
+
+
+# --- the parts --------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class SystemLoad:
-    """One resource's usage: percent for CPU and Memory, bytes/s for DiskIO and NetworkIO."""
+    """One resource's usage: percent for CPU and Memory, bytes/s for DiskIO and NetworkIO.
+
+    :raises TypeError: if ``resource`` is not a :class:`ResourceType` (its name is refused
+        too: ``ResourceType("CPU")`` converts it), or ``usage`` is not a number.
+    :raises ValueError: if ``usage`` is negative or not finite, or above 100 for CPU or
+        Memory. An int usage is kept as a float.
+    """
 
     resource: ResourceType
     usage: float
+
+    def __post_init__(self) -> None:
+        resource = _checked_field("SystemLoad", "resource", resource_type, self.resource)
+        usage = _checked_field("SystemLoad", "usage", lambda v: usage_of(resource, v), self.usage)
+        object.__setattr__(self, "usage", usage)
 
 
 @dataclass(frozen=True)
@@ -41,7 +234,8 @@ class TopicLoad:
     :param byte_rate: bytes/s published to the topic.
     :param byte_rate_mbps: the same in MB/s (10^6 bytes); upstream writes byte_rate / 10^6.
     :param backlog_messages: messages not yet acknowledged by its subscriptions.
-    :raises ValueError: for a count or rate that is negative, not finite, or past u64.
+    :raises ValueError: for a count or rate that is negative, not finite, or past u64, or a
+        topic name that is not valid Unicode (a lone surrogate).
     :raises TypeError: for a field of the wrong type (a bool is not a count).
     """
 
@@ -55,20 +249,11 @@ class TopicLoad:
     backlog_messages: int = 0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.topic_name, str):
-            raise TypeError(f"topic_name must be a str, not {kind_of(self.topic_name)}")
-        for name in _TOPIC_INT_FIELDS:
+        for name, rule in _TOPIC_RULES:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"TopicLoad.{name} must be an int, not {kind_of(value)}")
-            if not 0 <= value <= U64_MAX:
-                raise ValueError(f"TopicLoad.{name} must be in 0..2^64-1, got {value}")
-        mbps = self.byte_rate_mbps
-        if isinstance(mbps, bool) or not isinstance(mbps, (int, float)):
-            raise TypeError(f"TopicLoad.byte_rate_mbps must be a float, not {kind_of(mbps)}")
-        if not (math.isfinite(mbps) and mbps >= 0):
-            raise ValueError(f"TopicLoad.byte_rate_mbps must be finite and >= 0, got {mbps}")
-        object.__setattr__(self, "byte_rate_mbps", float(mbps))
+            checked = _checked_field("TopicLoad", name, rule, value)
+            if checked is not value:
+                object.__setattr__(self, name, checked)
 
     @classmethod
     def idle(cls, topic_name: str) -> TopicLoad:
@@ -100,7 +285,7 @@ TOPIC_FIELDS = (
     "subscription_count",
     "backlog_messages",
 )
-_TOPIC_INT_FIELDS = (
+TOPIC_COUNT_FIELDS = (
     "message_rate",
     "byte_rate",
     "producer_count",
@@ -108,8 +293,34 @@ _TOPIC_INT_FIELDS = (
     "subscription_count",
     "backlog_messages",
 )
+_TOPIC_RULES: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("topic_name", utf8_string),
+    *((name, u64) for name in TOPIC_COUNT_FIELDS),
+    ("byte_rate_mbps", non_negative_float),
+)
 
 
-def kind_of(value: Any) -> str:
-    """A value's type as error messages name it: ``null`` for None, as JSON says."""
-    return "null" if value is None else type(value).__name__
+def topics_from_checked_fields(fields: list[dict[str, Any]]) -> list[TopicLoad]:
+    """TopicLoads made of dicts that hold exactly TopicLoad's fields, already checked by the
+    rules (``byte_rate_mbps`` a float), without checking them again one by one: the reader's
+    way to build a million topics it checked as whole lists. The dicts become the objects'
+    own, so they must not be shared.
+    """
+    with _collection_paused():
+        topics = list(map(object.__new__, repeat(TopicLoad, len(fields))))
+        collections.deque(map(object.__setattr__, topics, repeat("__dict__"), fields), maxlen=0)
+    return topics
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    # Each new object is tracked by the cyclic collector, which would otherwise run hundreds of
+    # times while a million of them are made (three times the cost of making them); none of
+    # them can be part of a cycle.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

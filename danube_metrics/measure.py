@@ -11,8 +11,9 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from typing import Optional
+from typing import Any, Callable, Optional
 
+from danube_metrics.loads import all_utf8_strings, check_items, kind_of, u64, utf8_string
 from danube_metrics.monitor import ResourceMonitor, create_resource_monitor
 from danube_metrics.report import LoadReport, ResourceType, SystemLoad, TopicLoad
 
@@ -62,21 +63,40 @@ def generate_load_report(
         zeros, for a topic without one, as upstream writes a topic with no metrics yet) and
         the totals summed from them, so it can be written in the upstream schema.
     :param broker_id: the broker's u64 id (needed for the upstream schema).
-    :raises ValueError: if ``topic_loads`` names a topic twice or one not in ``topic_list``,
-        or is given while ``topics_len`` differs from the number of topics listed.
+    :raises TypeError: for an argument of the wrong type, named: ``topics_len``, ``timestamp``
+        and ``broker_id`` must be ints (not bools), ``topic_list`` an iterable of str other
+        than a str itself (which would be taken as its characters), ``topic_loads`` an
+        iterable of :class:`TopicLoad`.
+    :raises ValueError: for a count or timestamp outside 0..2^64-1, a topic name that is not
+        valid Unicode, or when ``topic_loads`` names a topic twice or one not in
+        ``topic_list``, or is given while ``topics_len`` differs from the number of topics
+        listed. Every argument is checked before the monitor is read.
     """
-    names = list(topic_list)
+    # The arguments are checked by the report's own rules before anything is measured.
+    topics_len = _argument("topics_len", u64, topics_len)
+    if timestamp is not None:
+        timestamp = _argument("timestamp", u64, timestamp)
+    if broker_id is not None:
+        broker_id = _argument("broker_id", u64, broker_id)
+    names = _argument("topic_list", _names, topic_list)
+    check_items(names, all_utf8_strings, utf8_string, "topic_list")
     topics: Optional[list[TopicLoad]] = None
     if topic_loads is not None:
+        if isinstance(topic_loads, (str, bytes)) or not isinstance(topic_loads, Iterable):
+            raise TypeError(
+                f"topic_loads must be an iterable of TopicLoad, not {kind_of(topic_loads)}"
+            )
         by_name: dict[str, TopicLoad] = {}
-        for load in topic_loads:
+        for i, load in enumerate(topic_loads):
+            if not isinstance(load, TopicLoad):
+                raise TypeError(f"topic_loads[{i}] must be a TopicLoad, not {kind_of(load)}")
             if load.topic_name in by_name:
                 raise ValueError(f"topic_loads: topic {load.topic_name!r} appears twice")
             by_name[load.topic_name] = load
         unknown = sorted(set(by_name) - set(names))
         if unknown:
             raise ValueError(f"topic_loads: topics not in topic_list: {', '.join(unknown)}")
-        if int(topics_len) != len(names):
+        if topics_len != len(names):
             raise ValueError(
                 f"with topic_loads, topics_len ({topics_len}) must be the number of topics "
                 f"listed ({len(names)})"
@@ -97,9 +117,9 @@ def generate_load_report(
         log.warning("load report: %s left out: %s", name, err)
     return LoadReport(
         loads,
-        int(topics_len),
+        topics_len,
         names,
-        int(time.time()) if timestamp is None else int(timestamp),
+        int(time.time()) if timestamp is None else timestamp,
         broker_id=broker_id,
         topics=topics,
         total_throughput_mbps=None
@@ -108,3 +128,18 @@ def generate_load_report(
         total_message_rate=None if topics is None else sum(t.message_rate for t in topics),
         total_lag_messages=None if topics is None else sum(t.backlog_messages for t in topics),
     )
+
+
+def _argument(name: str, rule: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return rule(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name} {exc}") from None
+
+
+def _names(topic_list: Any) -> list[str]:
+    """The topic names as a list: any iterable but a str or bytes, which is one name, not
+    one per character."""
+    if isinstance(topic_list, (str, bytes)) or not isinstance(topic_list, Iterable):
+        raise TypeError(f"must be an iterable of str (a list of names), not {kind_of(topic_list)}")
+    return list(topic_list)

@@ -57,11 +57,23 @@ __all__ = [
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from itertools import repeat
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 # The names imported "as" themselves are re-exported: they were defined here first.
 from danube_metrics import serde_json
-from danube_metrics.loads import U64_MAX
+from danube_metrics.loads import (
+    U64_MAX,
+    a_list,
+    all_utf8_strings,
+    check_items,
+    kind_of,
+    non_negative_float,
+    repeated_resource,
+    u64,
+    utf8_string,
+)
 from danube_metrics.loads import ResourceType as ResourceType
 from danube_metrics.loads import SystemLoad as SystemLoad
 from danube_metrics.loads import TopicLoad as TopicLoad
@@ -69,8 +81,8 @@ from danube_metrics.schemas import SCHEMAS as SCHEMAS
 from danube_metrics.schemas import SEED as SEED
 from danube_metrics.schemas import UPSTREAM as UPSTREAM
 from danube_metrics.schemas import UPSTREAM_VERSION as UPSTREAM_VERSION
-from danube_metrics.schemas import decode_json, read_report, unknown_schema
 from danube_metrics.schemas import detect_schema as detect_schema
+from danube_metrics.schemas import read_json, read_report, unknown_schema
 from danube_metrics.serde_json import serde_f64 as serde_f64
 
 if TYPE_CHECKING:
@@ -92,8 +104,19 @@ class LoadReport:
       ``total_lag_messages``: the broker's totals. None means "the sum over ``topics``", which
       is how upstream computes them; a report read from upstream JSON keeps what it said.
 
-    :raises ValueError: if ``topics`` disagrees with ``topic_list``/``topics_len``, or
-        ``broker_id`` is not a u64.
+    Every field is checked on creation by the rules the reader applies, so that whatever can
+    be built can be written and read back: ``resources_usage`` a list of :class:`SystemLoad`
+    with no resource twice; ``topics_len``, ``timestamp``, ``broker_id`` and the two total
+    counts u64 ints (not bools); ``topic_list`` a list of str (a str itself is refused, not
+    taken as its characters) that UTF-8 can encode; ``total_throughput_mbps`` finite and
+    >= 0; sums over ``topics`` that stand for a missing total within the same bounds. A tuple
+    given for a list is made a list. Fields may be reassigned and lists changed in place:
+    :meth:`to_dict` and :meth:`to_json` check the report again, and refuse to write it when
+    it breaks a rule.
+
+    :raises TypeError: for a field of the wrong type, naming it.
+    :raises ValueError: for a value out of range, a resource given twice, or ``topics`` that
+        disagrees with ``topic_list``/``topics_len``, naming the field.
     """
 
     resources_usage: list[SystemLoad]
@@ -107,20 +130,80 @@ class LoadReport:
     total_lag_messages: Optional[int] = None
 
     def __post_init__(self) -> None:
-        if self.broker_id is not None and (
-            isinstance(self.broker_id, bool)
-            or not isinstance(self.broker_id, int)
-            or not 0 <= self.broker_id <= U64_MAX
-        ):
-            raise ValueError(f"broker_id must be an int in 0..2^64-1, got {self.broker_id!r}")
-        if self.topics is not None:
-            names = [t.topic_name for t in self.topics]
-            if names != list(self.topic_list) or self.topics_len != len(names):
-                raise ValueError(
-                    "topics (the per-topic loads) must be one per topic: topic_list must be "
-                    f"their names and topics_len their number ({len(names)}), got topics_len "
-                    f"{self.topics_len} and {len(self.topic_list)} names in topic_list"
+        self._check()
+
+    @classmethod
+    def _unchecked(cls, **fields: Any) -> LoadReport:
+        """A report of fields the reader has checked by the same rules: not checked again (a
+        report read from JSON is as valid as one built, and reading a million topics must not
+        check each twice)."""
+        report = cls.__new__(cls)
+        report.__dict__.update(fields)
+        return report
+
+    def _check(self) -> None:
+        """Checks every field by the rules, normalising the fields that may be: a tuple for a
+        list, an int for a float."""
+        self.resources_usage = _field("resources_usage", a_list, self.resources_usage, "SystemLoad")
+        for i, load in enumerate(self.resources_usage):
+            if not isinstance(load, SystemLoad):
+                raise TypeError(
+                    f"LoadReport.resources_usage[{i}] must be a SystemLoad, not {kind_of(load)}"
                 )
+        twice = repeated_resource(self.resources_usage)
+        if twice is not None:
+            raise ValueError(
+                f"LoadReport.resources_usage[{twice}]: resource "
+                f"{self.resources_usage[twice].resource.value} appears twice"
+            )
+        self.topics_len = _field("topics_len", u64, self.topics_len)
+        self.topic_list = _field("topic_list", a_list, self.topic_list, "str")
+        check_items(self.topic_list, all_utf8_strings, utf8_string, "LoadReport.topic_list")
+        self.timestamp = _field("timestamp", u64, self.timestamp)
+        if self.broker_id is not None:
+            self.broker_id = _field("broker_id", u64, self.broker_id)
+        if self.total_throughput_mbps is not None:
+            self.total_throughput_mbps = _field(
+                "total_throughput_mbps", non_negative_float, self.total_throughput_mbps
+            )
+        if self.total_message_rate is not None:
+            self.total_message_rate = _field("total_message_rate", u64, self.total_message_rate)
+        if self.total_lag_messages is not None:
+            self.total_lag_messages = _field("total_lag_messages", u64, self.total_lag_messages)
+        if self.topics is not None:
+            self.topics = _field("topics", a_list, self.topics, "TopicLoad")
+            self._check_topics(self.topics)
+
+    def _check_topics(self, topics: list[TopicLoad]) -> None:
+        if not all(map(isinstance, topics, repeat(TopicLoad))):
+            i, item = next((i, t) for i, t in enumerate(topics) if not isinstance(t, TopicLoad))
+            raise TypeError(f"LoadReport.topics[{i}] must be a TopicLoad, not {kind_of(item)}")
+        names = list(map(attrgetter("topic_name"), topics))
+        if names != self.topic_list or self.topics_len != len(names):
+            raise ValueError(
+                "topics (the per-topic loads) must be one per topic: topic_list must be "
+                f"their names and topics_len their number ({len(names)}), got topics_len "
+                f"{self.topics_len} and {len(self.topic_list)} names in topic_list"
+            )
+        # A total left as None is written as the sum over the topics: it must fit too.
+        if self.total_message_rate is None or self.total_lag_messages is None:
+            for total, part in (
+                ("total_message_rate", "message_rate"),
+                ("total_lag_messages", "backlog_messages"),
+            ):
+                if getattr(self, total) is None and sum(map(attrgetter(part), topics)) > U64_MAX:
+                    raise ValueError(
+                        f"LoadReport.{total} is None, so the sum of {part} over topics, which "
+                        "is past u64: give the total"
+                    )
+        if self.total_throughput_mbps is None:
+            try:
+                math.fsum(map(attrgetter("byte_rate_mbps"), topics))
+            except OverflowError:
+                raise ValueError(
+                    "LoadReport.total_throughput_mbps is None, so the sum of byte_rate_mbps "
+                    "over topics, which is not finite: give the total"
+                ) from None
 
     def usage(self, resource: ResourceType) -> Optional[float]:
         """The usage of one resource, or None when the report lacks it."""
@@ -144,7 +227,10 @@ class LoadReport:
         :raises ValueError: for an unknown schema, or when the upstream schema cannot hold
             the report (no ``broker_id``; ``topics_len`` differs from ``topic_list``, as
             the upstream schema carries one entry per topic and no separate count).
+        :raises TypeError, ValueError: for a field that breaks a rule (see the class), as
+            one reassigned or a list changed in place since creation may.
         """
+        self._check()
         resources = [
             {"resource": r.resource.value, "usage": float(r.usage)} for r in self.resources_usage
         ]
@@ -218,7 +304,14 @@ class LoadReport:
 
         :raises ReportFormatError: for invalid JSON or a malformed report.
         """
-        return cls.from_dict(decode_json(text), schema=schema)
+        return read_json(cls, text, schema=schema)
+
+
+def _field(name: str, rule: Callable[..., Any], value: Any, *args: Any) -> Any:
+    try:
+        return rule(value, *args)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"LoadReport.{name} {exc}") from None
 
 
 def _floats_in(doc: dict[str, Any]) -> list[float]:

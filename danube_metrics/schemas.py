@@ -7,13 +7,31 @@ from __future__ import annotations
 
 __all__ = ["SCHEMAS", "SEED", "UPSTREAM", "UPSTREAM_VERSION", "detect_schema"]
 
+import functools
 import json
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from danube_metrics.errors import ReportFormatError
-from danube_metrics.loads import TOPIC_FIELDS, U64_MAX, ResourceType, SystemLoad, TopicLoad, kind_of
+from danube_metrics.loads import (
+    TOPIC_COUNT_FIELDS,
+    TOPIC_FIELDS,
+    ResourceType,
+    SystemLoad,
+    TopicLoad,
+    all_non_negative_floats,
+    all_u64,
+    all_utf8_strings,
+    check_items,
+    kind_of,
+    non_negative_float,
+    repeated_resource,
+    topics_from_checked_fields,
+    u64,
+    usage_of,
+    utf8_string,
+)
 
 if TYPE_CHECKING:
     # Annotations only: LoadReport.from_dict passes its class in, so this module never
@@ -63,13 +81,60 @@ def read_report(cls: type[LoadReport], data: Any, *, schema: Optional[str] = Non
     :raises ReportFormatError: naming the schema and the field at fault.
     :raises ValueError: for an unknown ``schema``.
     """
-    if not isinstance(data, Mapping):
-        raise ReportFormatError(f"a LoadReport must be a JSON object, not {kind_of(data)}")
-    if schema is None:
-        schema = detect_schema(data)
-    elif schema not in SCHEMAS:
+    return _read(cls, data, schema, owned=False)
+
+
+def read_json(
+    cls: type[LoadReport], text: str | bytes, *, schema: Optional[str] = None
+) -> LoadReport:
+    """A ``cls`` read from JSON text: what :meth:`LoadReport.from_json` does (see there).
+
+    ``json.loads`` keeps the last of a field given twice, which serde refuses, so the text is
+    read one of two ways, both exact. The careful way decodes each object into a dict that
+    remembers the keys it was given twice, at the cost of a Python call per object: cheap for
+    a document of few objects in much text (the seed schema's list of names). The fast way,
+    for a document of many objects (upstream's topics), decodes with ``json.loads`` alone and
+    counts the text's quotes: every key and string is written between two, so a text of
+    exactly two quotes per key and string of the decoded document dropped no key. When the
+    count differs (a key given twice, or just an escaped quote), or the text holds NaN or
+    Infinity, or the report is refused, the text is read again the careful way, which decides:
+    the fast way only accepts what the careful way accepts.
+
+    :raises ReportFormatError: for invalid JSON or a malformed report.
+    :raises ValueError: for an unknown ``schema``.
+    """
+    if schema is not None and schema not in SCHEMAS:
         raise unknown_schema(schema)
-    return _parse_seed(cls, data) if schema == SEED else _parse_upstream(cls, data)
+    if _few_objects(text):
+        return _read(cls, decode_json(text), schema, owned=True)
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except _NotPlainJson:
+        data = None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReportFormatError(f"not valid JSON: {exc}") from None
+    if isinstance(data, dict):
+        try:
+            report = _read(cls, data, schema, owned=True)
+        except ReportFormatError:
+            pass  # the careful way gives the error, a key given twice being the first
+        else:
+            quotes = text.count('"') if isinstance(text, str) else text.count(b'"')
+            if quotes == 2 * _string_tokens(data, schema or detect_schema(data)):
+                return report
+    return _read(cls, decode_json(text), schema, owned=True)
+
+
+# The careful way costs about a microsecond per object, the quote count half a nanosecond per
+# byte: the careful way is the cheaper below one object in this many bytes. Told from the
+# first 64 KiB, where a report's resources and first topics are.
+_BYTES_PER_OBJECT_FOR_CAREFUL = 2000
+_SAMPLE = 65536
+
+
+def _few_objects(text: str | bytes) -> bool:
+    objects = text.count("{", 0, _SAMPLE) if isinstance(text, str) else text.count(b"{", 0, _SAMPLE)
+    return objects * _BYTES_PER_OBJECT_FOR_CAREFUL < min(len(text), _SAMPLE)
 
 
 def decode_json(text: str | bytes) -> Any:
@@ -86,6 +151,59 @@ def decode_json(text: str | bytes) -> Any:
 def unknown_schema(schema: str) -> ValueError:
     """The error for a schema name that is neither "seed" nor "upstream"."""
     return ValueError(f"unknown schema {schema!r} (expected one of {', '.join(SCHEMAS)})")
+
+
+class _NotPlainJson(Exception):
+    """NaN or Infinity in the text: left to the exact way, which says why it is refused."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotPlainJson(name)
+
+
+def _string_tokens(data: dict[str, Any], schema: str) -> int:
+    """How many strings (keys and string values) a document read without error was written
+    with, if no key was given twice."""
+    tokens = len(data)
+    for key, value in data.items():
+        if key == "topic_list" and schema == SEED:
+            tokens += len(value)  # checked: all strings
+        elif key == "topics" and schema == UPSTREAM:
+            # Checked: one string (the name) and numbers in each, unless there are unknown keys.
+            if set(map(len, value)) <= {len(TOPIC_FIELDS)}:
+                tokens += (len(TOPIC_FIELDS) + 1) * len(value)
+            else:
+                tokens += sum(map(_json_tokens, value))
+        else:
+            tokens += _json_tokens(value)
+    return tokens
+
+
+def _json_tokens(value: Any) -> int:
+    """How many strings (keys and string values) a decoded JSON value holds."""
+    kind = type(value)
+    if kind is str:
+        return 1
+    if kind is dict:
+        return len(value) + sum(map(_json_tokens, value.values()))
+    if kind is list:
+        kinds = set(map(type, value))
+        if kinds == {str}:
+            return len(value)
+        return sum(map(_json_tokens, value)) if kinds & {str, dict, list} else 0
+    return 0
+
+
+def _read(cls: type[LoadReport], data: Any, schema: Optional[str], owned: bool) -> LoadReport:
+    if not isinstance(data, Mapping):
+        raise ReportFormatError(f"a LoadReport must be a JSON object, not {kind_of(data)}")
+    if schema is None:
+        schema = detect_schema(data)
+    elif schema not in SCHEMAS:
+        raise unknown_schema(schema)
+    if schema == SEED:
+        return _parse_seed(cls, data, owned)
+    return _parse_upstream(cls, data, owned)
 
 
 class _JsonObject(dict):  # type: ignore[type-arg]
@@ -129,23 +247,13 @@ class _Fields:
         if twice:
             raise self.fail(f"field {self.name(min(twice))} appears twice")
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def u64(self, key: str, default: Optional[int] = None) -> int:
+    def by_rule(self, key: str, rule: Callable[[Any], Any], default: Any = None) -> Any:
+        """The field's value checked by ``rule``; ``default`` where it may be absent."""
         value = self.data[key] if default is None else self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{self.name(key)} must be an integer, not {kind_of(value)}")
-        if value < 0 or value > U64_MAX:
-            raise self.fail(f"{self.name(key)} must be a u64, got {value}")
-        return value
-
-    def f64(self, key: str, default: Optional[float] = None) -> float:
-        value = self.data[key] if default is None else self.data.get(key, default)
-        return _non_negative_float(value, self.name(key), self.fail)
-
-    def string(self, key: str) -> str:
-        return _utf8_string(self.data[key], self.name(key), self.fail)
+        try:
+            return rule(value)
+        except (TypeError, ValueError) as exc:
+            raise self.fail(f"{self.name(key)} {exc}") from None
 
     def items(self, key: str) -> list[Any]:
         value = self.data[key]
@@ -153,40 +261,30 @@ class _Fields:
             raise self.fail(f"{self.name(key)} must be a list, not {kind_of(value)}")
         return value
 
-
-def _non_negative_float(value: Any, where: str, fail: Callable[[str], ReportFormatError]) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise fail(f"{where} must be a number, not {kind_of(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number) or number < 0:
-        raise fail(f"{where} must be finite and >= 0, got {value}")
-    return number
-
-
-def _utf8_string(value: Any, where: str, fail: Callable[[str], ReportFormatError]) -> str:
-    if not isinstance(value, str):
-        raise fail(f"{where} must be a string, not {kind_of(value)}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate escape: serde_json refuses it, and it cannot be written as UTF-8.
-        raise fail(f"{where} is not valid Unicode (lone surrogate)") from None
-    return value
+    def each(
+        self,
+        key: str,
+        values: list[Any],
+        screen: Callable[[Sequence[Any]], bool],
+        rule: Callable[[Any], Any],
+    ) -> None:
+        """Checks every item of a list field by ``rule`` (``screen`` first, for speed)."""
+        try:
+            check_items(values, screen, rule, key)
+        except (TypeError, ValueError) as exc:
+            raise self.fail(str(exc)) from None
 
 
 def _parse_resources(f: _Fields) -> list[SystemLoad]:
     loads: list[SystemLoad] = []
-    seen: set[ResourceType] = set()
     for i, item in enumerate(f.items("resources_usage")):
         where = f"resources_usage[{i}]"
         if not isinstance(item, Mapping):
             raise f.fail(f"{where} must be an object, not {kind_of(item)}")
         if "resource" not in item or "usage" not in item:
             raise f.fail(f"{where} needs 'resource' and 'usage'")
-        _Fields(item, f.schema, where).check((), ("resource", "usage"))
+        r = _Fields(item, f.schema, where)
+        r.check((), ("resource", "usage"))
         name = item["resource"]
         try:
             resource = ResourceType(name)
@@ -195,25 +293,34 @@ def _parse_resources(f: _Fields) -> list[SystemLoad]:
             raise f.fail(
                 f"{where}.resource: unknown resource {name!r} (expected one of {known})"
             ) from None
-        if resource in seen:
-            raise f.fail(f"{where}: resource {resource.value} appears twice")
-        seen.add(resource)
-        loads.append(
-            SystemLoad(resource, _non_negative_float(item["usage"], f"{where}.usage", f.fail))
+        usage = r.by_rule("usage", functools.partial(usage_of, resource))
+        loads.append(SystemLoad(resource, usage))
+    twice = repeated_resource(loads)
+    if twice is not None:
+        raise f.fail(
+            f"resources_usage[{twice}]: resource {loads[twice].resource.value} appears twice"
         )
     return loads
 
 
-def _parse_seed(cls: type[LoadReport], data: Mapping[str, Any]) -> LoadReport:
+def _parse_seed(cls: type[LoadReport], data: Mapping[str, Any], owned: bool) -> LoadReport:
     f = _Fields(data, SEED)
     f.check(_SEED_FIELDS, _SEED_FIELDS)
     loads = _parse_resources(f)
-    topics_len = f.u64("topics_len")
-    topic_list = [
-        _utf8_string(topic, f"topic_list[{i}]", f.fail)
-        for i, topic in enumerate(f.items("topic_list"))
-    ]
-    return cls(loads, topics_len, topic_list, f.u64("timestamp"))
+    topics_len = f.by_rule("topics_len", u64)
+    topic_list = f.items("topic_list")
+    f.each("topic_list", topic_list, all_utf8_strings, utf8_string)
+    return cls._unchecked(
+        resources_usage=loads,
+        topics_len=topics_len,
+        topic_list=topic_list if owned else list(topic_list),
+        timestamp=f.by_rule("timestamp", u64),
+        broker_id=None,
+        topics=None,
+        total_throughput_mbps=None,
+        total_message_rate=None,
+        total_lag_messages=None,
+    )
 
 
 def _parse_topic(item: Any, i: int) -> TopicLoad:
@@ -226,35 +333,70 @@ def _parse_topic(item: Any, i: int) -> TopicLoad:
     # Every TopicLoad field is required: none is #[serde(default)] upstream.
     t.check(TOPIC_FIELDS, TOPIC_FIELDS)
     return TopicLoad(
-        topic_name=t.string("topic_name"),
-        message_rate=t.u64("message_rate"),
-        byte_rate=t.u64("byte_rate"),
-        byte_rate_mbps=t.f64("byte_rate_mbps"),
-        producer_count=t.u64("producer_count"),
-        consumer_count=t.u64("consumer_count"),
-        subscription_count=t.u64("subscription_count"),
-        backlog_messages=t.u64("backlog_messages"),
+        topic_name=t.by_rule("topic_name", utf8_string),
+        message_rate=t.by_rule("message_rate", u64),
+        byte_rate=t.by_rule("byte_rate", u64),
+        byte_rate_mbps=t.by_rule("byte_rate_mbps", non_negative_float),
+        producer_count=t.by_rule("producer_count", u64),
+        consumer_count=t.by_rule("consumer_count", u64),
+        subscription_count=t.by_rule("subscription_count", u64),
+        backlog_messages=t.by_rule("backlog_messages", u64),
     )
 
 
-def _parse_upstream(cls: type[LoadReport], data: Mapping[str, Any]) -> LoadReport:
+_topic_names = itemgetter("topic_name")
+_topic_counts = [itemgetter(name) for name in TOPIC_COUNT_FIELDS]
+_topic_mbps = itemgetter("byte_rate_mbps")
+
+
+def _topics_at_once(items: list[Any], owned: bool) -> Optional[tuple[list[TopicLoad], list[str]]]:
+    """The topics and their names, each field checked for all topics at once, when every
+    topic is a plain dict of exactly TopicLoad's fields that follow the rules; else None (each
+    topic is then read on its own, to name the one at fault)."""
+    if not items:
+        return [], []
+    if set(map(type, items)) != {dict} or set(map(len, items)) != {len(TOPIC_FIELDS)}:
+        return None
+    try:
+        names = list(map(_topic_names, items))
+        mbps = list(map(_topic_mbps, items))
+        counts = [list(map(field, items)) for field in _topic_counts]
+    except KeyError:
+        return None
+    if not (
+        all(map(all_u64, counts)) and all_utf8_strings(names) and all_non_negative_floats(mbps)
+    ):
+        return None
+    fields = items if owned else list(map(dict, items))
+    if int in set(map(type, mbps)):
+        for topic in fields:
+            topic["byte_rate_mbps"] = float(topic["byte_rate_mbps"])
+    return topics_from_checked_fields(fields), names
+
+
+def _parse_upstream(cls: type[LoadReport], data: Mapping[str, Any], owned: bool) -> LoadReport:
     f = _Fields(data, UPSTREAM)
     f.check(_UPSTREAM_REQUIRED, ("resources_usage", "timestamp", *_UPSTREAM_MARKERS))
     loads = _parse_resources(f)
     # #[serde(default)] fields: absent means empty/zero; present but null is an error, as in serde.
-    topics = (
-        [_parse_topic(item, i) for i, item in enumerate(f.items("topics"))]
-        if "topics" in data
-        else []
-    )
-    return cls(
-        loads,
-        len(topics),
-        [t.topic_name for t in topics],
-        f.u64("timestamp"),
-        broker_id=f.u64("broker_id"),
+    topics: list[TopicLoad] = []
+    names: list[str] = []
+    if "topics" in data:
+        items = f.items("topics")
+        at_once = _topics_at_once(items, owned)
+        if at_once is not None:
+            topics, names = at_once
+        else:
+            topics = [_parse_topic(item, i) for i, item in enumerate(items)]
+            names = list(map(attrgetter("topic_name"), topics))
+    return cls._unchecked(
+        resources_usage=loads,
+        topics_len=len(topics),
+        topic_list=names,
+        timestamp=f.by_rule("timestamp", u64),
+        broker_id=f.by_rule("broker_id", u64),
         topics=topics,
-        total_throughput_mbps=f.f64("total_throughput_mbps", 0.0),
-        total_message_rate=f.u64("total_message_rate", 0),
-        total_lag_messages=f.u64("total_lag_messages", 0),
+        total_throughput_mbps=f.by_rule("total_throughput_mbps", non_negative_float, 0.0),
+        total_message_rate=f.by_rule("total_message_rate", u64, 0),
+        total_lag_messages=f.by_rule("total_lag_messages", u64, 0),
     )

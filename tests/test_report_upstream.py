@@ -386,8 +386,12 @@ def test_float_layout_reads_back_exactly(value: float) -> None:
 def test_non_finite_floats_cannot_be_written() -> None:
     with pytest.raises(ValueError, match="finite"):
         serde_f64(math.nan)
-    report = LoadReport([SystemLoad(ResourceType.CPU, math.inf)], 0, [], 1)
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match=r"SystemLoad\.usage must be finite and >= 0, got inf"):
+        SystemLoad(ResourceType.CPU, math.inf)
+    # A field reassigned after creation is checked again when written.
+    report = LoadReport([SystemLoad(ResourceType.CPU, 1.0)], 0, [], 1)
+    report.total_throughput_mbps = math.inf
+    with pytest.raises(ValueError, match=r"LoadReport\.total_throughput_mbps must be finite"):
         report.to_json()
 
 
@@ -412,18 +416,20 @@ def test_lone_surrogates_are_rejected_in_the_seed_schema_too() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"message_rate": -1}, ValueError, "message_rate must be in 0..2"),
-        ({"backlog_messages": 2**64}, ValueError, "backlog_messages must be in 0..2"),
-        ({"producer_count": True}, TypeError, "producer_count must be an int"),
+        ({"message_rate": -1}, ValueError, "TopicLoad.message_rate must be a u64, got -1"),
+        ({"backlog_messages": 2**64}, ValueError, "TopicLoad.backlog_messages must be a u64"),
+        ({"producer_count": True}, TypeError, "producer_count must be an integer, not bool"),
         ({"byte_rate_mbps": math.nan}, ValueError, "byte_rate_mbps must be finite"),
-        ({"byte_rate_mbps": "1"}, TypeError, "byte_rate_mbps must be a float"),
+        ({"byte_rate_mbps": "1"}, TypeError, "byte_rate_mbps must be a number, not str"),
+        ({"topic_name": 7}, TypeError, "TopicLoad.topic_name must be a string, not int"),
+        ({"topic_name": "/\udc00"}, ValueError, "topic_name is not valid Unicode"),
     ],
 )
 def test_topic_load_validates_its_fields(
     kwargs: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        TopicLoad("/t", **kwargs)
+        TopicLoad(**{"topic_name": "/t", **kwargs})
 
 
 def test_topic_load_defaults_to_idle_and_ints_become_floats_for_mbps() -> None:
@@ -439,9 +445,9 @@ def test_per_topic_loads_must_match_the_topic_list() -> None:
         LoadReport([], 2, ["/b", "/a"], 1, topics=topics)
     with pytest.raises(ValueError, match="one per topic"):
         LoadReport([], 3, ["/a", "/b"], 1, topics=topics)
-    with pytest.raises(ValueError, match="broker_id must be an int"):
+    with pytest.raises(ValueError, match=r"LoadReport\.broker_id must be a u64, got -1"):
         LoadReport([], 0, [], 1, broker_id=-1)
-    with pytest.raises(ValueError, match="broker_id must be an int"):
+    with pytest.raises(TypeError, match=r"LoadReport\.broker_id must be an integer, not bool"):
         LoadReport([], 0, [], 1, broker_id=True)
 
 
@@ -526,3 +532,103 @@ def test_builder_rejects_inconsistent_topic_loads(
             FixedMonitor(),  # type: ignore[arg-type]
             topic_loads=loads,
         )
+
+
+# --- the two ways of reading: both exact -------------------------------------------------------
+
+
+def _many_topics_text(n: int = 3000) -> str:
+    """An upstream report of many topic objects (read the fast way: json.loads alone)."""
+    topics = [TopicLoad(f"/t/{i}", i, i * 10, i / 1e5, 1, 2, 3, i) for i in range(n)]
+    report = LoadReport([SystemLoad(ResourceType.CPU, 5.0)], n, [t.topic_name for t in topics], 1)
+    report.broker_id, report.topics = 7, topics
+    return report.to_json(schema=UPSTREAM)
+
+
+def _many_topics(n: int = 3000) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(_many_topics_text(n))
+    return doc
+
+
+def test_the_fast_way_reads_many_topics_as_the_careful_way_does() -> None:
+    text = _many_topics_text()
+    doc = json.loads(text)
+    report = LoadReport.from_json(text)
+    assert report == LoadReport.from_dict(doc) and report.topics_len == 3000
+    assert report.to_json(schema=UPSTREAM) == text
+    assert LoadReport.from_json(text.encode("utf-8")) == report
+
+
+@pytest.mark.parametrize(
+    ("text_of", "message"),
+    [
+        # A key given twice deep in a large document: json.loads alone would keep the last.
+        (
+            lambda t: t.replace('"message_rate":2500,', '"message_rate":2500,"message_rate":1,'),
+            r"field topics\[2500\].message_rate appears twice",
+        ),
+        (lambda t: t.replace('"broker_id":7', '"broker_id":7,"broker_id":8'), "broker_id.*twice"),
+        (lambda t: t.replace('"backlog_messages":2999', '"backlog_messages":true'), "not bool"),
+        (lambda t: t.replace('"byte_rate":29990', '"byte_rate":29990.0'), "not float"),
+        (lambda t: t.replace('"byte_rate":29990', '"byte_rate":-1'), "must be a u64, got -1"),
+        (lambda t: t.replace('"byte_rate_mbps":0.0,', '"byte_rate_mbps":NaN,'), "must be finite"),
+        (lambda t: t.replace('"byte_rate_mbps":0.0,', '"byte_rate_mbps":1e999,'), "must be finite"),
+        (lambda t: t.replace('"topic_name":"/t/9"', '"topic_name":"\\udc00"'), "not valid Unicode"),
+        (lambda t: t.replace('"topic_name":"/t/9"', '"topic_name":null'), "must be a string"),
+        (lambda t: t.replace('"usage":5.0', '"usage":500.0'), "at most 100 for CPU"),
+    ],
+)
+def test_the_fast_way_refuses_what_the_careful_way_refuses(
+    text_of: Callable[[str], str], message: str
+) -> None:
+    text = _many_topics_text()
+    bad = text_of(text)
+    assert bad != text
+    with pytest.raises(ReportFormatError, match=message):
+        LoadReport.from_json(bad)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # An escaped quote, an unknown field in every topic, unknown fields given twice, pretty
+        # layout: each makes the quote count or the field count differ from what the fast way
+        # expects, and the careful way accepts the report.
+        lambda d: d["topics"][5].update(topic_name='/t/"quoted"'),
+        lambda d: [t.update(future={"x": ["y"]}) for t in d["topics"]],
+        lambda d: d.update(extra="z"),
+    ],
+)
+def test_what_the_fast_way_cannot_vouch_for_is_read_the_careful_way(
+    change: Callable[[dict[str, Any]], object],
+) -> None:
+    doc = _many_topics()
+    change(doc)
+    expected = LoadReport.from_dict(doc)
+    for text in (json.dumps(doc), json.dumps(doc, indent=2)):
+        assert LoadReport.from_json(text) == expected
+    repeated = json.dumps(doc)[:-1] + ',"extra":1,"extra":2}'
+    assert LoadReport.from_json(repeated) == expected
+
+
+def test_reading_a_dict_does_not_keep_the_callers_objects() -> None:
+    doc = _many_topics(50)
+    report = LoadReport.from_dict(doc)
+    doc["topics"][0]["message_rate"] = -1
+    doc["topics"][1]["byte_rate_mbps"] = "x"
+    assert report.topics is not None and report.topics[0].message_rate == 0
+    assert report.topics[1].byte_rate_mbps == 1e-5
+    seed = {"resources_usage": [], "topics_len": 1, "topic_list": ["/a"], "timestamp": 1}
+    read = LoadReport.from_dict(seed)
+    seed["topic_list"].append(5)  # type: ignore[attr-defined]
+    assert read.topic_list == ["/a"]
+
+
+def test_integer_topic_rates_are_read_as_floats_the_fast_way_too() -> None:
+    text = _many_topics_text()
+    with_ints = text.replace('"byte_rate_mbps":0.0,', '"byte_rate_mbps":0,')
+    assert with_ints != text
+    report = LoadReport.from_json(with_ints)
+    assert report.topics is not None
+    assert type(report.topics[0].byte_rate_mbps) is float
+    assert report.to_json(schema=UPSTREAM) == text
