@@ -215,6 +215,12 @@ def add_report_parser(
         help="the broker's u64 id: required by --schema upstream, refused by the seed schema "
         "(which has no such field)",
     )
+    report.add_argument(
+        "--pressure",
+        action="store_true",
+        help="add the pressure object (CPU, memory and I/O stalls, CPU throttling over "
+        "--interval); left out, with a warning, where it cannot be read",
+    )
     _max_bytes_option(report, "the topics file")
 
 
@@ -270,7 +276,9 @@ def run_report(args: argparse.Namespace, out: TextIO) -> int:
     topics = read_topics(args.topics_file, args.max_bytes) if args.topics_file else []
     with _make_monitor(args) as mon:
         time.sleep(args.interval)  # the rates cover this interval
-        report = generate_load_report(len(topics), topics, mon, broker_id=args.broker_id)
+        report = generate_load_report(
+            len(topics), topics, mon, broker_id=args.broker_id, pressure=args.pressure
+        )
     out.write(report.to_json(indent=args.indent, schema=args.schema) + "\n")
     if not report.resources_usage:
         print("danube-metrics: no resource could be measured", file=sys.stderr)

@@ -10,6 +10,14 @@ when fewer than 8 of its marks fit, the legend takes a shorter form and then goe
 text too long (the monitor's description, an error) is cut with an ellipsis. As the height
 shrinks, lines go in the order of ``DROPPED_FIRST``.
 
+Where the monitor reads pressure (``get_pressure``, asked at each refresh until it raises
+NotSupportedError, then never again), the CPU, Memory and Disk lines end with its figures:
+"some 12% thr 40%" (CPU stalls, CFS throttling), "some 5% full 3%" (memory, I/O stalls); a
+figure the monitor cannot have is left out, and "pressure n/a" stands for a reading that
+failed this time. They take their room from the bars only, never from the labels or figures:
+in each layout the bars narrow (to 8 columns) for them, then they shorten ("s12 t40"), then
+they go.
+
 The first frame in a terminal comes at once, saying when the first figures will; written to a
 pipe or a file, each frame is the full layout (as wide as it takes), after each interval.
 """
@@ -26,7 +34,9 @@ from collections.abc import Sequence
 from typing import NamedTuple, Optional, TextIO
 
 from danube_metrics import __version__
+from danube_metrics.errors import DanubeMetricsError, NotSupportedError
 from danube_metrics.monitor import Readings, ResourceMonitor
+from danube_metrics.readings import Pressure
 
 __all__ = [
     "DROPPED_FIRST",
@@ -77,6 +87,18 @@ DROPPED_FIRST = (
     "header",
 )
 _IMPORTANCE = {name: rank for rank, name in enumerate(DROPPED_FIRST)}  # higher: kept longer
+
+# The pressure figures each line ends with: (short name, Pressure field); the CPU's "some" is
+# stalls, "thr" the share of CFS periods throttled.
+PRESSURE_PARTS = {
+    "cpu": (("some", "cpu_some_percent"), ("thr", "cpu_throttled_percent")),
+    "memory": (("some", "memory_some_percent"), ("full", "memory_full_percent")),
+    "disk": (("some", "io_some_percent"), ("full", "io_full_percent")),
+}
+# The columns the pressure figures may take, in each form: "some 100% full 100%", "s100 f100";
+# reserved whole, so that the bars stay put from frame to frame.
+_PRESSURE_WIDTHS = {"full": 19, "short": 9}
+PRESSURE_UNAVAILABLE = "pressure n/a"
 
 LEGENDS = (
     "bars: CPU and memory against 100 %; disk and network against their peak",
@@ -194,14 +216,21 @@ class LiveView:
         self.ellipsis = ASCII_ELLIPSIS if ascii_only else ELLIPSIS
         self.ascii_only = ascii_only
         self.readings: Optional[Readings] = None
+        # None: not read (yet, or ever: the monitor has none); else the last refresh's, or
+        # the error of a reading that failed then.
+        self.pressure: Optional[Pressure | DanubeMetricsError] = None
         self.history: dict[str, collections.deque[float]] = {
             k: collections.deque(maxlen=HISTORY) for k in FIGURES
         }
         self.peak = {"disk": 1.0, "network": 1.0}
 
-    def record(self, readings: Readings) -> None:
-        """Takes one interval's readings into the figures and their history."""
+    def record(
+        self, readings: Readings, pressure: Optional[Pressure | DanubeMetricsError] = None
+    ) -> None:
+        """Takes one interval's readings into the figures and their history, with the
+        pressure read beside them (or the error it raised; None: none read)."""
         self.readings = readings
+        self.pressure = pressure
         for key in FIGURES:
             value = self._value(key)
             if value is None:
@@ -216,7 +245,7 @@ class LiveView:
     def lines(self, width: Optional[int] = None, height: Optional[int] = None) -> list[str]:
         """The frame's lines, each at most `width` columns, at most `height` of them (None: no
         limit). Before the first `record`, the figure rows say when the first figures come."""
-        layout = _UNBOUNDED if width is None else _layout_for(width)
+        layout, pressure_form = self._layout_and_pressure(width)
         named: list[tuple[str, Optional[str]]] = [
             ("header", self._header(width)),
             ("monitor", "monitor: " + self.monitor.describe()),
@@ -225,7 +254,7 @@ class LiveView:
             ("gap above figures", ""),
         ]
         for key in FIGURES:
-            named.append((key, self._figure_row(key, layout, width)))
+            named.append((key, self._figure_row(key, layout, width, pressure_form)))
             named.append((f"{key} history", self._history_row(key, layout, width)))
         # The legend explains the bars: none without them, nor before the first figures.
         legend = self._legend(width) if layout.bar_width and self.readings else None
@@ -283,7 +312,38 @@ class LiveView:
             return f"{first} {compact_bytes(a)} {second} {compact_bytes(b)}"
         return compact_bytes(a + b)
 
-    def _figure_row(self, key: str, layout: _Layout, width: Optional[int]) -> str:
+    def _layout_and_pressure(self, width: Optional[int]) -> tuple[_Layout, Optional[str]]:
+        """The figure rows' layout and the pressure figures' form ("full", "short" or None:
+        not shown): the richest pressure form that costs the rows only bar columns (their
+        labels and figures keep the form they have without it, the bar at least
+        MIN_BAR_WIDTH)."""
+        if width is None:
+            return _UNBOUNDED, None if self.pressure is None else "full"
+        plain = _layout_for(width)
+        if self.pressure is None or self.readings is None:
+            return plain, None
+        for form, room in _PRESSURE_WIDTHS.items():
+            layout = _layout_for(width - room - 1)
+            same_form = layout[:2] == plain[:2] and layout.figures == plain.figures
+            if same_form and layout.bar_width >= MIN_BAR_WIDTH:
+                return layout, form
+        return plain, None
+
+    def _pressure_text(self, key: str, form: str) -> str:
+        """The pressure figures a line ends with (empty: none for it)."""
+        if isinstance(self.pressure, DanubeMetricsError):
+            return PRESSURE_UNAVAILABLE if key == "cpu" and form == "full" else ""
+        assert self.pressure is not None
+        parts = []
+        for name, field in PRESSURE_PARTS.get(key, ()):
+            value = getattr(self.pressure, field)
+            if value is not None:
+                parts.append(f"{name} {value:.0f}%" if form == "full" else f"{name[0]}{value:.0f}")
+        return " ".join(parts)
+
+    def _figure_row(
+        self, key: str, layout: _Layout, width: Optional[int], pressure_form: Optional[str] = None
+    ) -> str:
         labels = SHORT_LABELS if layout.short_labels else LONG_LABELS
         label = f"{labels[key]:<{layout.label_width}}"
         if self.readings is None:
@@ -300,7 +360,8 @@ class LiveView:
         line = f"{label} {self._figure_text(key, layout.figures):>{layout.value_width}}"
         if layout.bar_width:
             line += " " + bar(value / self._top(key), layout.bar_width)
-        return line
+        pressure = self._pressure_text(key, pressure_form) if pressure_form else ""
+        return f"{line} {pressure}" if pressure else line
 
     def _history_row(self, key: str, layout: _Layout, width: Optional[int]) -> Optional[str]:
         values = list(self.history[key])
@@ -449,6 +510,7 @@ def run_live(
                 width, height = screen.size()
                 screen.draw(view.lines(width, height), width, height)
             n = 0
+            asking = not as_json  # for pressure: until the monitor says it has none
             while count == 0 or n < count:
                 time.sleep(interval)
                 readings = mon.read_all()
@@ -457,7 +519,15 @@ def run_live(
                     out.write(readings_json(readings) + "\n")
                     out.flush()
                     continue
-                view.record(readings)
+                pressure: Optional[Pressure | DanubeMetricsError] = None
+                if asking:
+                    try:
+                        pressure = mon.get_pressure()
+                    except NotSupportedError:
+                        asking = False  # nothing to show, ever: stop asking
+                    except DanubeMetricsError as err:
+                        pressure = err
+                view.record(readings, pressure)
                 if screen is not None:
                     width, height = screen.size()
                     screen.draw(view.lines(width, height), width, height)

@@ -14,7 +14,7 @@ checked item by item with the rule, which has the last word.
 
 from __future__ import annotations
 
-__all__ = ["U64_MAX", "ResourceType", "SystemLoad", "TopicLoad"]
+__all__ = ["PRESSURE_FIELDS", "U64_MAX", "ResourceType", "SystemLoad", "TopicLoad"]
 
 import collections
 import contextlib
@@ -26,6 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Callable, Optional
+
+from danube_metrics.readings import Pressure
 
 #: The largest count a report carries (Rust's u64).
 U64_MAX = 2**64 - 1
@@ -90,6 +92,40 @@ def usage_of(resource: ResourceType, value: Any) -> float:
             f"must be at most 100 for {resource.value} (a percentage), got {shown(value)}"
         )
     return number
+
+
+#: A report's pressure figures, in the order they are written (Pressure's own order).
+PRESSURE_FIELDS: tuple[str, ...] = Pressure._fields
+#: The pressure figures that are percentages (at most 100); the other is seconds per second,
+#: which several throttled CPUs take past 1.
+PRESSURE_PERCENT_FIELDS = frozenset(PRESSURE_FIELDS) - {"cpu_throttled_seconds_per_second"}
+
+
+def pressure_figure(name: str, value: Any) -> Optional[float]:
+    """One pressure figure: None (this monitor cannot have it), or a rate, at most 100 where
+    it is a percentage."""
+    if value is None:
+        return None
+    number = non_negative_float(value)
+    if number > 100 and name in PRESSURE_PERCENT_FIELDS:
+        raise ValueError(f"must be at most 100 (a percentage), got {shown(value)}")
+    return number
+
+
+def pressure_of(value: Any, where: str) -> Pressure:
+    """A report's pressure: a :class:`~danube_metrics.readings.Pressure` whose figures follow
+    :func:`pressure_figure`, ints made floats; errors name the figure as ``where.name``."""
+    if not isinstance(value, Pressure):
+        raise TypeError(f"{where} must be a Pressure, not {kind_of(value)}")
+    figures = []
+    for name, figure in zip(PRESSURE_FIELDS, value):
+        try:
+            figures.append(pressure_figure(name, figure))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where}.{name} {exc}") from None
+    if all(figure is None or type(figure) is float for figure in value):
+        return value  # already as a report keeps it (the common case: no copy)
+    return Pressure(*figures)
 
 
 def utf8_string(value: Any) -> str:

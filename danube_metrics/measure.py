@@ -13,8 +13,10 @@ import time
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
+from danube_metrics.errors import DanubeMetricsError
 from danube_metrics.loads import all_utf8_strings, check_items, kind_of, u64, utf8_string
 from danube_metrics.monitor import ResourceMonitor, create_resource_monitor
+from danube_metrics.readings import Pressure
 from danube_metrics.report import LoadReport, ResourceType, SystemLoad, TopicLoad
 
 log = logging.getLogger("danube_metrics")
@@ -50,6 +52,7 @@ def generate_load_report(
     timestamp: Optional[int] = None,
     topic_loads: Optional[Iterable[TopicLoad]] = None,
     broker_id: Optional[int] = None,
+    pressure: bool = False,
 ) -> LoadReport:
     """Measures the machine and builds a LoadReport.
 
@@ -63,6 +66,11 @@ def generate_load_report(
         zeros, for a topic without one, as upstream writes a topic with no metrics yet) and
         the totals summed from them, so it can be written in the upstream schema.
     :param broker_id: the broker's u64 id (needed for the upstream schema).
+    :param pressure: also read ``monitor.get_pressure()`` into the report's ``pressure`` (its
+        figures over the interval since the previous pressure reading). When that raises
+        (:class:`~danube_metrics.errors.NotSupportedError` where no figure can be had, or
+        any other package error), the report has no pressure, with a warning naming the
+        cause, as a failed resource is left out.
     :raises TypeError: for an argument of the wrong type, named: ``topics_len``, ``timestamp``
         and ``broker_id`` must be ints (not bools), ``topic_list`` an iterable of str other
         than a str itself (which would be taken as its characters), ``topic_loads`` an
@@ -115,6 +123,7 @@ def generate_load_report(
         loads.append(SystemLoad(ResourceType.NetworkIO, readings.network.total_bytes_per_sec()))
     for name, err in readings.errors.items():
         log.warning("load report: %s left out: %s", name, err)
+    saturation = _pressure_of(mon) if pressure else None
     return LoadReport(
         loads,
         topics_len,
@@ -127,7 +136,19 @@ def generate_load_report(
         else math.fsum(t.byte_rate_mbps for t in topics),
         total_message_rate=None if topics is None else sum(t.message_rate for t in topics),
         total_lag_messages=None if topics is None else sum(t.backlog_messages for t in topics),
+        pressure=saturation,
     )
+
+
+def _pressure_of(mon: ResourceMonitor) -> Optional[Pressure]:
+    """The monitor's pressure, or None with a warning when it cannot be read. Left out rather
+    than written as nulls: a null figure says that this monitor can never have it, which a
+    failure now (not ready, a file unreadable) does not say."""
+    try:
+        return mon.get_pressure()
+    except DanubeMetricsError as err:
+        log.warning("load report: pressure left out: %s", err)
+        return None
 
 
 def _argument(name: str, rule: Callable[[Any], Any], value: Any) -> Any:

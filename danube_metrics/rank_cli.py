@@ -187,15 +187,19 @@ def render_rankings(
         )
     lines += _table(rows, right=(2, 3, 4, 5, 6, 7))
     lines.append("  (- : not in the report, so unknown)")
+    # Saturation needs pressure: without any, the tables are as they were before it.
+    with_pressure = any(r.report.pressure is not None for r in reports)
     for ranking in rankings:
         lines += ["", f"{ranking.strategy}: {STRATEGY_FORMULAS[ranking.strategy]}"]
-        rows = [["rank", "broker", "score", "notes"]]
+        rows = [["rank", "broker", "score", *(["saturated"] if with_pressure else []), "notes"]]
         for place, s in enumerate(ranking.scores, 1):
+            saturated = ["yes" if s.saturated else "no"] if with_pressure else []
             rows.append(
                 [
                     str(place) if s.eligible else "-",
                     str(s.broker_id),
                     f"{s.score:.2f}" if s.eligible else "not chosen",
+                    *saturated,
                     "; ".join(s.notes),
                 ]
             )
@@ -236,6 +240,7 @@ def rankings_document(
                         "broker": s.broker_id,
                         "score": s.score if s.eligible else None,
                         "eligible": s.eligible,
+                        "saturated": s.saturated,
                         "notes": list(s.notes),
                     }
                     for place, s in enumerate(ranking.scores, 1)

@@ -78,6 +78,25 @@ more than ``max_age`` after it: a broker with a skewed or broken clock) is stale
 scores ``math.inf``, sorts after every other broker, and is left out of the cluster-wide
 figures (maxima, "does any broker report CPU") that the fresh brokers are scored against.
 
+Saturation. A report may carry its broker's pressure (stalls and CPU throttling, see
+:class:`~danube_metrics.readings.Pressure`). The broker is saturated when one of three figures
+exceeds its threshold (:class:`SaturationThresholds`, defaults: memory full pressure above
+10 %, CPU throttled in more than 25 % of its periods, CPU some pressure above 50 %): its
+latency already suffers, whatever its utilisation says. A figure the report lacks (no
+pressure, or ``None``) is no signal, so reports without pressure rank exactly as before. A
+saturated broker is never chosen while an unsaturated eligible one exists:
+
+- its score is its strategy's score plus ``SATURATION_PENALTY`` (100; in ``balanced`` the
+  resource terms weigh 90 at full scale, in ``weighted_load`` 100 is one whole utilisation),
+  plus twice the highest unsaturated fresh score, so it sorts after every unsaturated broker
+  and no round-robin window of ``tolerance`` up to 1 (100 %) can reach it from below;
+- the score is a :class:`SaturatedScore`, a float that says so, and :func:`select_broker`
+  leaves such scores out while any other is eligible, so no tolerance at all can reach it;
+- its notes name each signal ("saturated: CPU throttled 62 % of periods (> 25 %)").
+
+When every eligible broker is saturated, the choice is among them by their scores, and their
+notes say so.
+
 Ties. :func:`select_broker` keeps upstream's tie-break (``get_next_broker`` in
 load_manager.rs): it goes round robin among the brokers whose score is within ``tolerance``
 (10 %) of the minimum, so that a burst of new topics does not all land on one broker before
@@ -90,14 +109,18 @@ __all__ = [
     "BALANCED",
     "DEFAULT_IO_FLOOR",
     "DEFAULT_MAX_AGE",
+    "DEFAULT_SATURATION",
     "DEFAULT_TOLERANCE",
     "FAIR",
+    "SATURATION_PENALTY",
     "STRATEGIES",
     "STRATEGY_FORMULAS",
     "WEIGHTED_LOAD",
     "BrokerScore",
     "BrokerSelector",
     "NoEligibleBrokerError",
+    "SaturatedScore",
+    "SaturationThresholds",
     "rank_brokers",
     "score_brokers",
     "select_broker",
@@ -105,6 +128,7 @@ __all__ = [
 ]
 
 import math
+import sys
 import threading
 import time
 from collections.abc import Collection, Hashable, Iterable, Mapping
@@ -112,6 +136,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, Optional, TypeVar, cast
 
 from danube_metrics.errors import DanubeMetricsError
+from danube_metrics.loads import pressure_figure
+from danube_metrics.readings import Pressure
 from danube_metrics.report import LoadReport, ResourceType
 
 K = TypeVar("K", bound=Hashable)
@@ -133,6 +159,8 @@ DEFAULT_MAX_AGE = 90.0
 DEFAULT_IO_FLOOR = 1024.0 * 1024.0
 #: select_broker's round-robin window: scores within 10 % of the minimum (as upstream).
 DEFAULT_TOLERANCE = 0.10
+#: What saturation adds to a broker's score (besides twice the highest unsaturated score).
+SATURATION_PENALTY = 100.0
 
 # Weights; see the module docstring.
 _BALANCED_WEIGHTS = {
@@ -167,17 +195,79 @@ class NoEligibleBrokerError(DanubeMetricsError, LookupError):
 
 
 @dataclass(frozen=True)
+class SaturationThresholds:
+    """When a broker is saturated: any of its report's pressure figures above its threshold
+    (percent, 0-100; None: that signal is not used). The defaults, and why (README,
+    "Rankings"):
+
+    :ivar memory_full_percent: 10: every task stalled on memory a tenth of the time is
+        thrashing, far earlier than systemd-oomd acts (it kills at 60 % memory pressure by
+        default); a broker must shed load well before a killer does.
+    :ivar cpu_throttled_percent: 25: kubernetes-mixin's CPUThrottlingHigh alert fires at 25 %
+        of CFS periods throttled.
+    :ivar cpu_some_percent: 50: runnable work waited for a CPU most of the time.
+    :raises TypeError, ValueError: for a threshold that is not None or a number from 0 to 100.
+    """
+
+    memory_full_percent: Optional[float] = 10.0
+    cpu_throttled_percent: Optional[float] = 25.0
+    cpu_some_percent: Optional[float] = 50.0
+
+    def __post_init__(self) -> None:
+        for name in _SIGNALS:
+            try:
+                pressure_figure(name, getattr(self, name))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"SaturationThresholds.{name} {exc}") from None
+
+    def exceeded(self, pressure: Optional[Pressure]) -> list[str]:
+        """A note for each signal of ``pressure`` above its threshold (none: not saturated)."""
+        if pressure is None:
+            return []
+        notes = []
+        for name, what in _SIGNALS.items():
+            threshold = getattr(self, name)
+            value = getattr(pressure, name)
+            if threshold is not None and value is not None and value > threshold:
+                notes.append(f"saturated: {what.format(f'{value:.3g}')} (> {threshold:g} %)")
+        return notes
+
+
+# The saturation signals, as the notes name them.
+_SIGNALS = {
+    "memory_full_percent": "memory full pressure {} %",
+    "cpu_throttled_percent": "CPU throttled {} % of periods",
+    "cpu_some_percent": "CPU some pressure {} %",
+}
+#: The thresholds score_brokers and rank_brokers use unless given others.
+DEFAULT_SATURATION = SaturationThresholds()
+
+
+class SaturatedScore(float):
+    """The score of a saturated broker: a float (placed above every unsaturated score) whose
+    type tells :func:`select_broker` to leave it out while an unsaturated broker is eligible."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"SaturatedScore({float(self)!r})"
+
+
+@dataclass(frozen=True)
 class BrokerScore(Generic[K]):
     """One broker's place in a ranking.
 
     :ivar score: lower is less loaded; ``math.inf`` for a broker that must not be chosen.
     :ivar notes: why the score is what it is where that is not plain: a stale report, an
-        unknown figure and how it was counted, the topic-count fallback.
+        unknown figure and how it was counted, the topic-count fallback, saturation.
+    :ivar saturated: the report's pressure passed a threshold (``score`` is then a
+        :class:`SaturatedScore`).
     """
 
     broker_id: K
     score: float
     notes: tuple[str, ...] = ()
+    saturated: bool = False
 
     @property
     def eligible(self) -> bool:
@@ -292,6 +382,7 @@ def score_brokers(
     max_age: Optional[float] = DEFAULT_MAX_AGE,
     now: Optional[float] = None,
     io_floor: float = DEFAULT_IO_FLOOR,
+    saturation: SaturationThresholds = DEFAULT_SATURATION,
 ) -> list[BrokerScore[K]]:
     """Scores every broker, least loaded first, with notes on stale reports and unknowns.
 
@@ -302,8 +393,10 @@ def score_brokers(
     :param now: Unix seconds to judge ages against; ``time.time()`` by default.
     :param io_floor: bytes/s; the least busiest-broker disk or network rate that the others
         are taken as a percentage of.
-    :returns: eligible brokers by (score, broker id), then stale ones by broker id. The order
-        does not depend on the mapping's order.
+    :param saturation: when a report's pressure makes its broker saturated (see "Saturation"
+        in the module docstring).
+    :returns: eligible brokers by (score, broker id), saturated ones after the others, then
+        stale ones by broker id. The order does not depend on the mapping's order.
     :raises ValueError: for an unknown strategy, a ``max_age`` or ``io_floor`` that is not
         > 0, or a report with a usage that is negative or not finite.
     :raises TypeError: if a value is not a LoadReport.
@@ -315,6 +408,8 @@ def score_brokers(
         raise ValueError(f"max_age must be > 0 seconds or None, got {max_age}")
     if not (io_floor > 0 and math.isfinite(io_floor)):
         raise ValueError(f"io_floor must be > 0 bytes/s, got {io_floor}")
+    if not isinstance(saturation, SaturationThresholds):
+        raise TypeError(f"saturation must be a SaturationThresholds, not {type(saturation)}")
     when = time.time() if now is None else float(now)
     fresh: dict[K, LoadReport] = {}
     stale: list[BrokerScore[K]] = []
@@ -336,13 +431,37 @@ def score_brokers(
     # set the scale the live ones are measured against.
     cluster = _Cluster(list(fresh.values()), io_floor)
     scores: list[BrokerScore[K]] = []
+    saturated: list[tuple[K, float, list[str]]] = []
     for broker_id, report in fresh.items():
         notes: list[str] = []
         score = scorer(report, cluster, notes)
-        scores.append(BrokerScore(broker_id, score, tuple(notes)))
+        signals = saturation.exceeded(report.pressure)
+        if signals:
+            saturated.append((broker_id, score, notes + signals))
+        else:
+            scores.append(BrokerScore(broker_id, score, tuple(notes)))
+    scores += _saturated_scores(saturated, scores)
     scores.sort(key=lambda s: (s.score, _order_key(s.broker_id)))
     stale.sort(key=lambda s: _order_key(s.broker_id))
     return scores + stale
+
+
+def _saturated_scores(
+    saturated: list[tuple[K, float, list[str]]], unsaturated: list[BrokerScore[K]]
+) -> list[BrokerScore[K]]:
+    """The saturated brokers' scores: each its own plus the penalty plus twice the highest
+    unsaturated eligible score, so that they sort after those, beyond any window of a
+    tolerance up to 100 % (the type says the rest to select_broker)."""
+    top = max((s.score for s in unsaturated if s.eligible), default=None)
+    every = ["every eligible broker is saturated: the least loaded of them is chosen"]
+    out = []
+    for broker_id, score, notes in saturated:
+        lifted = score + SATURATION_PENALTY + (0.0 if top is None else 2.0 * top)
+        if not math.isfinite(lifted) and math.isfinite(score):
+            lifted = sys.float_info.max  # still above every finite score: eligible
+        extra = every if top is None else []
+        out.append(BrokerScore(broker_id, SaturatedScore(lifted), tuple(notes + extra), True))
+    return out
 
 
 def rank_brokers(
@@ -352,13 +471,18 @@ def rank_brokers(
     max_age: Optional[float] = DEFAULT_MAX_AGE,
     now: Optional[float] = None,
     io_floor: float = DEFAULT_IO_FLOOR,
+    saturation: SaturationThresholds = DEFAULT_SATURATION,
 ) -> list[tuple[K, float]]:
     """Ranks brokers by load: ``[(broker_id, score), ...]``, least loaded first.
 
-    A stale broker scores ``math.inf`` and comes last. Parameters, order and errors as
-    :func:`score_brokers`, which also says why (stale, unknown figures).
+    A stale broker scores ``math.inf`` and comes last; a saturated one scores a
+    :class:`SaturatedScore`, above every unsaturated broker, which :func:`select_broker`
+    and :class:`BrokerSelector` recognise. Parameters, order and errors as
+    :func:`score_brokers`, which also says why (stale, unknown figures, saturation).
     """
-    scores = score_brokers(reports, strategy, max_age=max_age, now=now, io_floor=io_floor)
+    scores = score_brokers(
+        reports, strategy, max_age=max_age, now=now, io_floor=io_floor, saturation=saturation
+    )
     return [(s.broker_id, s.score) for s in scores]
 
 
@@ -379,6 +503,9 @@ def select_broker(
     successive picks go round robin among near-equal brokers. (Upstream steps through its
     ranking's order, which reshuffles as scores move; broker-id order does not.)
 
+    Saturated brokers (a :class:`SaturatedScore`, as :func:`rank_brokers` gives them) are
+    candidates only when no other broker is eligible; then the window is taken among them.
+
     :param last: the broker picked last time; :class:`BrokerSelector` keeps it for you.
     :param exclude: brokers that must not be picked (upstream excludes the broker a topic is
         being unloaded from).
@@ -393,6 +520,9 @@ def select_broker(
         raise NoEligibleBrokerError(
             "no eligible broker: every broker is stale or excluded, or the ranking is empty"
         )
+    unsaturated = [(b, s) for b, s in eligible if not isinstance(s, SaturatedScore)]
+    if unsaturated:
+        eligible = unsaturated
     least_id, least = min(eligible, key=lambda e: (e[1], _order_key(e[0])))
     if last is None:
         return least_id

@@ -27,6 +27,19 @@ The schema Danube brokers publish (``schema="upstream"``: danube-messaging/danub
 ``topics`` and the three ``total_*`` fields are ``#[serde(default)]`` upstream: they may be
 absent (read as ``[]``, 0.0, 0, 0). Everything else is required by its schema.
 
+Either schema may end with an optional ``"pressure"`` object, written only for a report that
+has one (``generate_load_report(..., pressure=True)``), so that other reports stay byte for
+byte as they were and a reader that ignores unknown fields (serde's default) still reads them::
+
+    "pressure":{"cpu_some_percent":12.5,"memory_some_percent":0.0,"memory_full_percent":0.0,
+                "io_some_percent":1.25,"io_full_percent":0.5,"cpu_throttled_percent":null,
+                "cpu_throttled_seconds_per_second":null}
+
+Its seven figures are those of :class:`~danube_metrics.readings.Pressure`, in that order, each
+``null`` where the monitor cannot have it (as serde writes ``Option::None``). Read back, a
+``null`` or absent ``pressure`` is none, and a figure absent from it is ``null`` (serde's
+``Option`` fields).
+
 Units: CPU and Memory usage are percentages (0-100); DiskIO and NetworkIO are bytes per second
 (read + write, rx + tx); timestamp is Unix seconds. Per topic: message_rate in messages/s,
 byte_rate in bytes/s, byte_rate_mbps in megabytes (10^6 bytes) per second despite its name
@@ -64,12 +77,14 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 # The names imported "as" themselves are re-exported: they were defined here first.
 from danube_metrics import serde_json
 from danube_metrics.loads import (
+    PRESSURE_FIELDS,
     U64_MAX,
     a_list,
     all_utf8_strings,
     check_items,
     kind_of,
     non_negative_float,
+    pressure_of,
     repeated_resource,
     u64,
     utf8_string,
@@ -77,6 +92,7 @@ from danube_metrics.loads import (
 from danube_metrics.loads import ResourceType as ResourceType
 from danube_metrics.loads import SystemLoad as SystemLoad
 from danube_metrics.loads import TopicLoad as TopicLoad
+from danube_metrics.readings import Pressure
 from danube_metrics.schemas import SCHEMAS as SCHEMAS
 from danube_metrics.schemas import SEED as SEED
 from danube_metrics.schemas import UPSTREAM as UPSTREAM
@@ -103,13 +119,17 @@ class LoadReport:
     - ``total_throughput_mbps`` (MB/s), ``total_message_rate`` (messages/s),
       ``total_lag_messages``: the broker's totals. None means "the sum over ``topics``", which
       is how upstream computes them; a report read from upstream JSON keeps what it said.
+    - ``pressure``: the broker's saturation (:class:`~danube_metrics.readings.Pressure`:
+      stalls and CPU throttling), in either schema; None when it was not measured.
 
     Every field is checked on creation by the rules the reader applies, so that whatever can
     be built can be written and read back: ``resources_usage`` a list of :class:`SystemLoad`
     with no resource twice; ``topics_len``, ``timestamp``, ``broker_id`` and the two total
     counts u64 ints (not bools); ``topic_list`` a list of str (a str itself is refused, not
     taken as its characters) that UTF-8 can encode; ``total_throughput_mbps`` finite and
-    >= 0; sums over ``topics`` that stand for a missing total within the same bounds. A tuple
+    >= 0; sums over ``topics`` that stand for a missing total within the same bounds;
+    ``pressure`` None or a Pressure whose figures are each None or finite and >= 0, the
+    percentages at most 100 (ints are kept as floats). A tuple
     given for a list is made a list. Fields may be reassigned and lists changed in place:
     :meth:`to_dict` and :meth:`to_json` check the report again, and refuse to write it when
     it breaks a rule.
@@ -128,6 +148,7 @@ class LoadReport:
     total_throughput_mbps: Optional[float] = None
     total_message_rate: Optional[int] = None
     total_lag_messages: Optional[int] = None
+    pressure: Optional[Pressure] = None
 
     def __post_init__(self) -> None:
         self._check()
@@ -173,6 +194,8 @@ class LoadReport:
         if self.topics is not None:
             self.topics = _field("topics", a_list, self.topics, "TopicLoad")
             self._check_topics(self.topics)
+        if self.pressure is not None:
+            self.pressure = pressure_of(self.pressure, "LoadReport.pressure")
 
     def _check_topics(self, topics: list[TopicLoad]) -> None:
         if not all(map(isinstance, topics, repeat(TopicLoad))):
@@ -235,12 +258,14 @@ class LoadReport:
             {"resource": r.resource.value, "usage": float(r.usage)} for r in self.resources_usage
         ]
         if schema == SEED:
-            return {
-                "resources_usage": resources,
-                "topics_len": self.topics_len,
-                "topic_list": list(self.topic_list),
-                "timestamp": self.timestamp,
-            }
+            return self._with_pressure(
+                {
+                    "resources_usage": resources,
+                    "topics_len": self.topics_len,
+                    "topic_list": list(self.topic_list),
+                    "timestamp": self.timestamp,
+                }
+            )
         if schema != UPSTREAM:
             raise unknown_schema(schema)
         if self.broker_id is None:
@@ -258,17 +283,28 @@ class LoadReport:
         throughput = self.throughput_mbps()
         message_rate = self.total_message_rate
         lag = self.total_lag_messages
-        return {
-            "resources_usage": resources,
-            "topics": [t.to_dict() for t in topics],
-            "total_throughput_mbps": 0.0 if throughput is None else throughput,
-            "total_message_rate": (
-                sum(t.message_rate for t in topics) if message_rate is None else message_rate
-            ),
-            "total_lag_messages": sum(t.backlog_messages for t in topics) if lag is None else lag,
-            "timestamp": self.timestamp,
-            "broker_id": self.broker_id,
-        }
+        return self._with_pressure(
+            {
+                "resources_usage": resources,
+                "topics": [t.to_dict() for t in topics],
+                "total_throughput_mbps": 0.0 if throughput is None else throughput,
+                "total_message_rate": (
+                    sum(t.message_rate for t in topics) if message_rate is None else message_rate
+                ),
+                "total_lag_messages": (
+                    sum(t.backlog_messages for t in topics) if lag is None else lag
+                ),
+                "timestamp": self.timestamp,
+                "broker_id": self.broker_id,
+            }
+        )
+
+    def _with_pressure(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """``doc`` with the pressure object last, when the report has one (a new field goes
+        at the end of serde's declaration order; absent otherwise, so the rest is as before)."""
+        if self.pressure is not None:
+            doc["pressure"] = dict(zip(PRESSURE_FIELDS, self.pressure))
+        return doc
 
     def to_json(self, *, indent: Optional[int] = None, schema: str = SEED) -> str:
         """The report as the broker's JSON in ``schema``, byte for byte as serde_json writes it.
@@ -321,6 +357,7 @@ def _floats_in(doc: dict[str, Any]) -> list[float]:
         floats.append(doc["total_throughput_mbps"])
     for topic in doc.get("topics", ()):
         floats.extend(v for v in topic.values() if type(v) is float)
+    floats.extend(v for v in doc.get("pressure", {}).values() if v is not None)
     return floats
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from danube_metrics.errors import ReportFormatError
 from danube_metrics.loads import (
+    PRESSURE_FIELDS,
     TOPIC_COUNT_FIELDS,
     TOPIC_FIELDS,
     ResourceType,
@@ -26,12 +27,14 @@ from danube_metrics.loads import (
     check_items,
     kind_of,
     non_negative_float,
+    pressure_figure,
     repeated_resource,
     topics_from_checked_fields,
     u64,
     usage_of,
     utf8_string,
 )
+from danube_metrics.readings import Pressure
 
 if TYPE_CHECKING:
     # Annotations only: LoadReport.from_dict passes its class in, so this module never
@@ -47,6 +50,8 @@ UPSTREAM_VERSION = "danube v0.15.1"
 
 _LABELS = {SEED: "seed schema", UPSTREAM: f"upstream schema ({UPSTREAM_VERSION})"}
 _SEED_FIELDS = ("resources_usage", "topics_len", "topic_list", "timestamp")
+# Optional in both schemas (serde: Option with default).
+_PRESSURE = "pressure"
 _UPSTREAM_REQUIRED = ("resources_usage", "timestamp", "broker_id")
 _UPSTREAM_MARKERS = (
     "broker_id",
@@ -303,9 +308,28 @@ def _parse_resources(f: _Fields) -> list[SystemLoad]:
     return loads
 
 
+def _parse_pressure(f: _Fields) -> Optional[Pressure]:
+    """The report's pressure object: absent or null is none; a figure absent from it is None
+    (serde's Option fields), unknown figures are ignored, one given twice is refused."""
+    item = f.data.get(_PRESSURE)
+    if item is None:
+        return None
+    if not isinstance(item, Mapping):
+        raise f.fail(f"'pressure' must be an object or null, not {kind_of(item)}")
+    p = _Fields(item, f.schema, _PRESSURE)
+    p.check((), PRESSURE_FIELDS)
+    figures = []
+    for name in PRESSURE_FIELDS:
+        try:
+            figures.append(pressure_figure(name, item.get(name)))
+        except (TypeError, ValueError) as exc:
+            raise f.fail(f"{p.name(name)} {exc}") from None
+    return Pressure(*figures)
+
+
 def _parse_seed(cls: type[LoadReport], data: Mapping[str, Any], owned: bool) -> LoadReport:
     f = _Fields(data, SEED)
-    f.check(_SEED_FIELDS, _SEED_FIELDS)
+    f.check(_SEED_FIELDS, (*_SEED_FIELDS, _PRESSURE))
     loads = _parse_resources(f)
     topics_len = f.by_rule("topics_len", u64)
     topic_list = f.items("topic_list")
@@ -320,6 +344,7 @@ def _parse_seed(cls: type[LoadReport], data: Mapping[str, Any], owned: bool) -> 
         total_throughput_mbps=None,
         total_message_rate=None,
         total_lag_messages=None,
+        pressure=_parse_pressure(f),
     )
 
 
@@ -376,7 +401,7 @@ def _topics_at_once(items: list[Any], owned: bool) -> Optional[tuple[list[TopicL
 
 def _parse_upstream(cls: type[LoadReport], data: Mapping[str, Any], owned: bool) -> LoadReport:
     f = _Fields(data, UPSTREAM)
-    f.check(_UPSTREAM_REQUIRED, ("resources_usage", "timestamp", *_UPSTREAM_MARKERS))
+    f.check(_UPSTREAM_REQUIRED, ("resources_usage", "timestamp", *_UPSTREAM_MARKERS, _PRESSURE))
     loads = _parse_resources(f)
     # #[serde(default)] fields: absent means empty/zero; present but null is an error, as in serde.
     topics: list[TopicLoad] = []
@@ -399,4 +424,5 @@ def _parse_upstream(cls: type[LoadReport], data: Mapping[str, Any], owned: bool)
         total_throughput_mbps=f.by_rule("total_throughput_mbps", non_negative_float, 0.0),
         total_message_rate=f.by_rule("total_message_rate", u64, 0),
         total_lag_messages=f.by_rule("total_lag_messages", u64, 0),
+        pressure=_parse_pressure(f),
     )

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from danube_metrics import liveview
-from danube_metrics.errors import NotReadyError, ReadingError
+from danube_metrics.errors import NotReadyError, NotSupportedError, ReadingError
 from danube_metrics.liveview import (
     DROPPED_FIRST,
     SHOW_CURSOR,
@@ -34,7 +34,7 @@ from danube_metrics.liveview import (
     text_width,
 )
 from danube_metrics.monitor import Readings
-from danube_metrics.readings import DiskIOStats, NetworkIOStats
+from danube_metrics.readings import DiskIOStats, NetworkIOStats, Pressure
 
 LABELS = ("CPU", "Memory", "Disk", "Network")
 SHORT_LABELS = ("CPU", "Mem", "Disk", "Net")
@@ -58,11 +58,15 @@ class StubMonitor:
         why: str = "host monitor requested (mode='host')",
         where: str = "host, no cgroup (machine-wide), no CPU limit (2 CPUs)",
         readings: tuple[Any, ...] = (),
+        pressure: tuple[Any, ...] = (),
     ) -> None:
         self.text = describe
         self.selection_reason = why
         self.environment = StubEnvironment(where)
         self.readings: Iterator[Any] = iter(readings)
+        # Without any: a monitor that reads no pressure (ResourceMonitor's default).
+        self.pressure: Iterator[Any] = iter(pressure)
+        self.pressure_calls = 0
         self.closed = False
 
     def describe(self) -> str:
@@ -73,6 +77,14 @@ class StubMonitor:
         if isinstance(item, BaseException):
             raise item
         assert isinstance(item, Readings)
+        return item
+
+    def get_pressure(self) -> Pressure:
+        self.pressure_calls += 1
+        item = next(self.pressure, NotSupportedError("pressure", None, "StubMonitor has none"))
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, Pressure)
         return item
 
     def __enter__(self) -> StubMonitor:
@@ -125,26 +137,34 @@ def some_readings(draw: Callable[..., Any]) -> Readings:
 
 SIZES = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+# What the view is given beside the readings: no pressure, a reading (figures None where the
+# monitor cannot have them), or the error of one that failed.
+some_pressure = st.one_of(
+    st.none(),
+    st.builds(Pressure, *[st.none() | percents] * 6, st.none() | rates),
+    st.builds(NotReadyError, st.just("pressure"), st.just("/proc/pressure/cpu"), printable),
+)
+
 
 @SIZES
 @given(
     width=st.integers(1, 300),
     height=st.integers(1, 100),
     texts=st.tuples(printable, printable, printable),
-    history=st.lists(some_readings(), max_size=45),
+    history=st.lists(st.tuples(some_readings(), some_pressure), max_size=45),
     ascii_only=st.booleans(),
 )
 def test_every_frame_fits_its_size(
     width: int,
     height: int,
     texts: tuple[str, str, str],
-    history: list[Readings],
+    history: list[tuple[Readings, Any]],
     ascii_only: bool,
 ) -> None:
     monitor = StubMonitor(*texts)
     view = LiveView(monitor, 0.5, ascii_only=ascii_only)  # type: ignore[arg-type]
-    for r in history:
-        view.record(r)
+    for r, p in history:
+        view.record(r, p)
     lines = view.lines(width, height)
     assert 1 <= len(lines) <= height
     for line in lines:
@@ -623,3 +643,88 @@ def test_in_tmux_the_first_frame_does_not_wait_for_the_interval(
     t.tmux("send-keys", "-t", "live", "C-c")
     t.wait_for_exit()
     assert t.status("cursor_flag") == "1"
+
+
+# --- pressure and throttling beside the figures (issue 14) ----------------------------------
+
+CGROUP_PRESSURE = Pressure(12.4, 5.0, 3.0, 1.0, 0.0, 40.0, 0.2)
+HOST_PRESSURE = Pressure(12.4, 5.0, 3.0, 1.0, 0.0, None, None)
+
+
+def test_pressure_ends_the_cpu_memory_and_disk_lines() -> None:
+    view = view_of(all_four())
+    view.record(all_four(), CGROUP_PRESSURE)
+    lines = view.lines(120, 40)
+    cpu = line_starting(lines, "CPU ")
+    assert cpu.endswith("[" + "#" * 4 + "." * 26 + "] some 12% thr 40%"), cpu
+    assert line_starting(lines, "Memory ").endswith("] some 5% full 3%")
+    assert line_starting(lines, "Disk ").endswith("] some 1% full 0%")
+    assert line_starting(lines, "Network ").endswith("]")  # no pressure of its own
+    # On the host there is no throttling: that figure is left out, not shown as 0.
+    view.record(all_four(), HOST_PRESSURE)
+    assert line_starting(view.lines(120, 40), "CPU ").endswith("] some 12%")
+    # A pipe gets them too.
+    assert line_starting(view.render().split("\n"), "CPU ").endswith("] some 12%")
+
+
+def test_pressure_takes_room_from_the_bars_then_shortens_then_goes() -> None:
+    view = view_of(all_four())
+    view.record(all_four(), CGROUP_PRESSURE)
+    plain = view_of(all_four())
+    forms = {}
+    for width in range(20, 130):
+        lines = view.lines(width, 40)
+        assert all(text_width(line) <= width for line in lines), (width, lines)
+        cpu, plain_cpu = line_starting(lines, "CPU "), line_starting(plain.lines(width, 40), "CPU ")
+        # Labels and figures keep the form they have without pressure: only the bar gives way.
+        assert cpu.split("[")[0] == plain_cpu.split("[")[0], (width, cpu, plain_cpu)
+        # The richest pressure form whose room leaves the bar at least 8 columns.
+        bar_width = len(plain_cpu.split("[")[1]) - 1 if "[" in plain_cpu else 0
+        if bar_width >= 8 + 19 + 1:
+            assert cpu.endswith("] some 12% thr 40%"), (width, cpu)
+        elif bar_width >= 8 + 9 + 1:
+            assert cpu.endswith("] s12 t40"), (width, cpu)
+        else:
+            assert cpu == plain_cpu, (width, cpu)
+        forms[width] = cpu.split("]")[-1]
+    assert (forms[45], forms[55], forms[65], forms[80]) == (
+        " s12 t40",
+        "",
+        " s12 t40",
+        " some 12% thr 40%",
+    )
+    assert line_starting(view.lines(80, 40), "CPU ").endswith(
+        "[" + "#" * 2 + "." * 14 + "] some 12% thr 40%"
+    )
+    assert line_starting(view.lines(74, 40), "Memory ").endswith(
+        "[" + "#" * 4 + "." * 6 + "] some 5% full 3%"
+    )
+
+
+def test_a_pressure_reading_that_failed_says_so_on_the_cpu_line() -> None:
+    view = view_of(all_four())
+    view.record(all_four(), NotReadyError("pressure", "/proc/pressure/cpu", "no interval yet"))
+    lines = view.lines(120, 40)
+    assert line_starting(lines, "CPU ").endswith("] pressure n/a")
+    assert line_starting(lines, "Memory ").endswith("]")
+
+
+def test_run_live_asks_for_pressure_until_the_monitor_has_none(terminal: FakeTerminal) -> None:
+    monitor = StubMonitor(readings=(all_four(),) * 4, pressure=(CGROUP_PRESSURE,))
+    assert run_live(monitor, io.StringIO(), interval=0.01, count=4, as_json=False) == 0  # type: ignore[arg-type]
+    # The first call gives figures, the second NotSupportedError: never asked again.
+    assert monitor.pressure_calls == 2
+    failing = StubMonitor(
+        readings=(all_four(),) * 3,
+        pressure=(NotReadyError("pressure", None, "not yet"), CGROUP_PRESSURE, CGROUP_PRESSURE),
+    )
+    out = io.StringIO()
+    assert run_live(failing, out, interval=0.01, count=3, as_json=False) == 0  # type: ignore[arg-type]
+    assert failing.pressure_calls == 3
+    cpu_rows = [line for line in out.getvalue().split("\n") if line.startswith("CPU ")]
+    assert len(cpu_rows) == 3 and cpu_rows[0].endswith("] pressure n/a"), cpu_rows
+    assert cpu_rows[1].endswith("] some 12% thr 40%") and cpu_rows[2] == cpu_rows[1]
+    # JSON lines read no pressure (their fields are the readings').
+    quiet = StubMonitor(readings=(all_four(),), pressure=(CGROUP_PRESSURE,))
+    assert run_live(quiet, io.StringIO(), interval=0.01, count=1, as_json=True) == 0  # type: ignore[arg-type]
+    assert quiet.pressure_calls == 0

@@ -13,7 +13,14 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from danube_metrics import LoadReport, ReportFormatError, ResourceType, SystemLoad, TopicLoad
+from danube_metrics import (
+    LoadReport,
+    Pressure,
+    ReportFormatError,
+    ResourceType,
+    SystemLoad,
+    TopicLoad,
+)
 from danube_metrics.loads import (
     PERCENT_RESOURCES,
     U64_MAX,
@@ -64,17 +71,25 @@ topic_loads = st.builds(
 )
 
 
+# A report's pressure: none, or seven figures each None or in range (six percentages, then
+# seconds per second, which may pass 100).
+pressures = st.none() | st.builds(Pressure, *[st.none() | percents] * 6, st.none() | rates)
+
+
 @st.composite
 def reports(draw: st.DrawFn) -> LoadReport:
     loads = draw(system_loads())
     timestamp = draw(counts)
     broker_id = draw(st.none() | counts)
+    pressure = draw(pressures)
     if draw(st.booleans()):  # no per-topic loads: the seed's count may differ from the list
         topic_list = draw(st.lists(names, max_size=6))
-        return LoadReport(loads, draw(counts), topic_list, timestamp, broker_id=broker_id)
+        return LoadReport(
+            loads, draw(counts), topic_list, timestamp, broker_id=broker_id, pressure=pressure
+        )
     topics = draw(st.lists(topic_loads, max_size=6))
     totals = draw(st.booleans())  # given, or None for the sums (which must then fit)
-    kwargs: dict[str, Any] = {"broker_id": broker_id, "topics": topics}
+    kwargs: dict[str, Any] = {"broker_id": broker_id, "topics": topics, "pressure": pressure}
     if totals:
         kwargs.update(
             total_throughput_mbps=draw(rates),
@@ -91,7 +106,11 @@ def reports(draw: st.DrawFn) -> LoadReport:
 def seed_part(report: LoadReport) -> LoadReport:
     """The fields the seed's schema carries."""
     return LoadReport(
-        report.resources_usage, report.topics_len, report.topic_list, report.timestamp
+        report.resources_usage,
+        report.topics_len,
+        report.topic_list,
+        report.timestamp,
+        pressure=report.pressure,
     )
 
 
@@ -122,6 +141,7 @@ def upstream_part(report: LoadReport) -> LoadReport:
             if report.total_lag_messages is None
             else report.total_lag_messages
         ),
+        pressure=report.pressure,
     )
 
 
@@ -148,6 +168,12 @@ def assert_round_trips(report: LoadReport) -> None:
 @example(LoadReport([SystemLoad(ResourceType.CPU, -0.0)], 0, [], 0, broker_id=0))
 @example(LoadReport([SystemLoad(ResourceType.DiskIO, 5e-324)], U64_MAX, ["\x00"], U64_MAX))
 @example(LoadReport([SystemLoad(ResourceType.NetworkIO, 1e16)], 1, ["😀\u2028"], 1, broker_id=1))
+@example(LoadReport([], 0, [], 0, broker_id=0, pressure=Pressure(*[None] * 7)))
+@example(
+    LoadReport(
+        [], 0, [], 0, broker_id=0, pressure=Pressure(100, 0, -0.0, 5e-324, 1e-7, 99.5, 1e300)
+    )
+)
 def test_every_report_that_can_be_built_round_trips_in_both_schemas(report: LoadReport) -> None:
     assert_round_trips(report)
 
@@ -197,6 +223,16 @@ def test_topic_load_raises_or_builds_what_the_reader_reads(values: list[Any], na
         )
         if report is not None:  # the sum of one topic always fits: only the topic can fail
             assert_round_trips(report)
+
+
+@settings(max_examples=300)
+@given(st.lists(anything, min_size=7, max_size=7))
+def test_pressure_raises_or_builds_what_the_reader_reads(figures: list[Any]) -> None:
+    report = built(lambda: LoadReport([], 0, [], 1, broker_id=1, pressure=Pressure(*figures)))
+    if report is not None:
+        assert report.pressure is not None
+        assert all(v is None or type(v) is float for v in report.pressure)
+        assert_round_trips(report)
 
 
 @settings(max_examples=300)
@@ -311,4 +347,39 @@ def test_the_fast_way_gives_the_careful_ways_verdict(
             text = text.replace(marker, marker + extra + ",", 1)
         else:
             text = text[:-1] + "," + extra + "}"
+    assert fast(text) == careful(text)
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(20, 30),
+    st.sampled_from([*Pressure._fields, "extra"]),
+    json_values,
+    st.sampled_from(["replace", "repeat", "whole"]),
+)
+def test_the_fast_way_gives_the_careful_ways_verdict_on_pressure(
+    n: int, key: str, value: Any, how: str
+) -> None:
+    topics = [TopicLoad(f"/t{i}", i, i, i / 7, 1, 1, 1, i) for i in range(n)]
+    report = LoadReport(
+        [SystemLoad(ResourceType.CPU, 1.0)],
+        n,
+        [t.topic_name for t in topics],
+        1,
+        broker_id=1,
+        topics=topics,
+        pressure=Pressure(1.5, 2.0, 0.5, None, 0.25, 40.0, 0.125),
+    )
+    text = report.to_json(schema=UPSTREAM)
+    if how == "replace":
+        doc = json.loads(text)
+        doc["pressure"][key] = value
+        text = json.dumps(doc)
+    elif how == "repeat":  # the key once more inside the pressure object
+        marker = '"pressure":{'
+        text = text.replace(marker, marker + f"{json.dumps(key)}:{json.dumps(value)},", 1)
+    else:
+        doc = json.loads(text)
+        doc["pressure"] = value
+        text = json.dumps(doc)
     assert fast(text) == careful(text)
