@@ -733,6 +733,7 @@ class LoadPublisher:
         self._next_publish = 0.0
         self._next_renew = 0.0
         self._failures = 0
+        self._monitor_opened = False
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -760,15 +761,29 @@ class LoadPublisher:
             len(names), names, self.monitor, topic_loads=loads, broker_id=self.broker_id
         )
 
+    def _open_monitor(self) -> float:
+        """Opens the shared monitor when this publisher measures through it, and returns how
+        long to wait before the first report: a monitor just opened has no rates yet (its
+        readings would be left out), so the first report waits a second, or the interval
+        when shorter."""
+        if self.make_report is not None or self.monitor is not None or self._monitor_opened:
+            return 0.0
+        from danube_metrics.measure import _shared_monitor
+
+        self.monitor = _shared_monitor()
+        self._monitor_opened = True
+        return min(1.0, self.interval)
+
     def step(self) -> float:
         """Does what is due (register, publish, renew) and returns the seconds until the next
         thing is due. Never raises for a store failure: it is counted and retried."""
         now = time.monotonic()
         try:
             if self._registration is None:
+                warmup = self._open_monitor()
                 self._registration = self.store.register(self.broker_id, self.ttl)
                 self.registrations += 1
-                self._next_publish = now
+                self._next_publish = max(self._next_publish, now + warmup)
                 self._next_renew = now + self.renew_every
             if now >= self._next_publish:
                 report = self.build_report()

@@ -396,3 +396,51 @@ def _b64(text: str) -> str:
 
 def test_store_kinds_share_one_interface() -> None:
     assert issubclass(DirectoryStore, ReportStore) and issubclass(EtcdStore, ReportStore)
+
+
+def test_command_line_publish_cluster_and_rank_on_a_folder(tmp_path: Path) -> None:
+    from conftest import run_python
+
+    url = f"dir://{tmp_path / 'load'}"
+    publisher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "danube_metrics",
+            "publish",
+            "--store",
+            url,
+            "--broker-id",
+            "4",
+            "--interval",
+            "0.5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tempfile_dir(),
+    )
+    try:
+        assert wait_for(lambda: (tmp_path / "load" / "4.json").exists(), 30)
+        report = LoadReport.from_json((tmp_path / "load" / "4.json").read_bytes())
+        # The first report waits for the monitor's first rates: CPU is in it.
+        assert report.broker_id == 4 and report.usage(ResourceType.CPU) is not None
+        shown = run_python("-m", "danube_metrics", "cluster", "--store", url, "--refreshes", "1")
+        assert shown.returncode == 0, shown.stderr
+        assert "1 live broker" in shown.stdout and "saturation" in shown.stdout
+        ranked = run_python("-m", "danube_metrics", "rank", "--store", url, "--json")
+        assert ranked.returncode == 0, ranked.stderr
+        assert json.loads(ranked.stdout)["strategies"]["balanced"]["chosen"] == 4
+        both = run_python("-m", "danube_metrics", "rank", "--store", url, "r.json")
+        assert both.returncode == 2 and "one of the two" in both.stderr
+    finally:
+        publisher.send_signal(signal.SIGTERM)
+        publisher.wait(timeout=30)
+    assert publisher.returncode == 0
+    assert not (tmp_path / "load" / "4.json").exists()  # stopping removed it
+
+
+def tempfile_dir() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
