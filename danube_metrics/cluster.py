@@ -902,6 +902,7 @@ class ClusterView:
         self._parsed: dict[str, tuple[bytes, Optional[LoadReport]]] = {}
         self._received: dict[int, float] = {}
         self._reports: dict[int, LoadReport] = {}
+        self._orphans: set[str] = set()
         self._changes = 0
         self._cond = threading.Condition()
         self._selector = BrokerSelector()
@@ -970,15 +971,12 @@ class ClusterView:
                 else:
                     self._registered.add(event.broker)
                 touched = (event.broker,)
-            before = self._reports.copy()
+            # Per event, only the brokers it touched: a view of 1,000 brokers must not walk
+            # them all at each write.
+            changed = False
             for name in touched:
-                self._settle(name)
-            self.unregistered = sum(
-                1
-                for name in self._loads
-                if name not in self._registered and _broker_id(name) is not None
-            )
-            changed = before != self._reports
+                changed = self._settle(name) or changed
+            self.unregistered = len(self._orphans)
             if changed:
                 self._changes += 1
             self._cond.notify_all()
@@ -991,17 +989,19 @@ class ClusterView:
     def _reports_by_name(self) -> list[str]:
         return [str(broker) for broker in self._reports]
 
-    def _settle(self, name: str) -> None:
-        """Brings broker ``name``'s entry in line with its raw values (lock held)."""
+    def _settle(self, name: str) -> bool:
+        """Brings broker ``name``'s entry in line with its raw values (lock held); True when
+        the live reports changed."""
         broker = _broker_id(name)
         value = self._loads.get(name)
+        self._orphans.discard(name)
         if value is None:
             self.skipped.pop(name, None)
             self._parsed.pop(name, None)
             if broker is not None:
-                self._reports.pop(broker, None)
                 self._received.pop(broker, None)
-            return
+                return self._reports.pop(broker, None) is not None
+            return False
         cached = self._parsed.get(name)
         if cached is None or cached[0] != value:
             # Parsed once per value written: a snapshot repeats the values it had.
@@ -1009,19 +1009,21 @@ class ClusterView:
             self._parsed[name] = cached
         report = cached[1]
         if report is None or broker is None:
-            return
+            return broker is not None and self._reports.pop(broker, None) is not None
         if name not in self._registered:
             if self.skipped.get(name) is None:
                 log.warning(
                     "cluster view: broker %s has a report but no registration: skipped", name
                 )
             self.skipped[name] = "a report without a registration"
-            self._reports.pop(broker, None)
-            return
+            self._orphans.add(name)
+            return self._reports.pop(broker, None) is not None
         self.skipped.pop(name, None)
         if self._reports.get(broker) is not report:
             self._reports[broker] = report
             self._received[broker] = time.time()
+            return True
+        return False
 
     def _parse(self, name: str, broker: Optional[int], value: bytes) -> Optional[LoadReport]:
         why: Optional[str] = None
@@ -1041,8 +1043,6 @@ class ClusterView:
             self.malformed += 1
             self.skipped[name] = why
             log.warning("cluster view: %r skipped: %s", name, why)
-            if broker is not None:
-                self._reports.pop(broker, None)
             return None
         return report
 
