@@ -1,6 +1,6 @@
 """danube-metrics benchmarks: the cost of a sample against psutil and the kernel's floor.
 
-    python benchmarks/run.py [--quick] [--scale-only | --reading-only]
+    python benchmarks/run.py [--quick] [--scale-only | --reading-only | --cluster-only]
 
 Everything is measured in this one run on this machine and printed as ratios: the machine is
 shared and noisy, so each figure is the best of several interleaved rounds, every case timed the
@@ -361,7 +361,18 @@ def main() -> None:
         "--reading-only", action="store_true", help="only the LoadReport reading rows (issue 12)"
     )
     ap.add_argument("--pressure-only", action="store_true", help="only the pressure rows")
+    ap.add_argument(
+        "--cluster-only", action="store_true", help="only the etcd cluster rows (issue 15)"
+    )
     args = ap.parse_args()
+    if args.cluster_only:  # benchmarks/cluster.py: a three-member etcd cluster of its own
+        sys.path.insert(0, str(HERE))
+        from cluster import cluster_rows
+
+        figures = cluster_rows(args.quick)
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=1))
+        return
     if args.reading_only:  # pure Python: nothing to build
         reading = report_reading_rows(args.quick)
         if args.json:

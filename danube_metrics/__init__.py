@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from danube_metrics.errors import (
     DanubeMetricsError,
     InputTooLargeError,
+    LeaseLostError,
     MonitorClosedError,
     NotReadyError,
     NotSupportedError,
     ParseError,
     ReadingError,
     ReportFormatError,
+    StoreUnavailableError,
 )
 from danube_metrics.rankings import NoEligibleBrokerError
 from danube_metrics.readings import DiskIOStats, NetworkIOStats, Pressure, Sample
@@ -47,6 +49,7 @@ __all__ = [
     "DiskIOStats",
     "Environment",
     "InputTooLargeError",
+    "LeaseLostError",
     "LoadReport",
     "MonitorClosedError",
     "NativeResourceMonitor",
@@ -62,6 +65,7 @@ __all__ = [
     "ResourceMonitor",
     "ResourceType",
     "Sample",
+    "StoreUnavailableError",
     "SystemLoad",
     "TopicLoad",
     "create_resource_monitor",

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Optional, TextIO
 
-from danube_metrics import __version__, liveview
+from danube_metrics import __version__, cluster_cli, liveview
 from danube_metrics.errors import DanubeMetricsError, InputTooLargeError
 from danube_metrics.inputs import DEFAULT_MAX_BYTES, decode_utf8, read_limited
 from danube_metrics.liveview import bar as bar
@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     add_report_parser(sub, common)
     add_rank_parser(sub)
+    cluster_cli.add_cluster_parsers(sub)
     return parser
 
 
@@ -251,6 +252,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         if args.schema == SEED and args.broker_id is not None:
             command.error("--broker-id: the seed schema has no broker id; add --schema upstream")
     if args.command == "rank":
+        if bool(args.files) == bool(args.store):
+            command.error("give FILEs or --store URL, one of the two")
         if args.files.count(STDIN) > 1:
             command.error("FILE - (standard input) may be given once")
         # The monitor's options, given before "rank", would be dropped (one given with its
@@ -319,8 +322,9 @@ def add_rank_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rank.add_argument(
-        "files", nargs="+", metavar="FILE", help="a broker's load report (JSON); - for stdin"
+        "files", nargs="*", metavar="FILE", help="a broker's load report (JSON); - for stdin"
     )
+    cluster_cli.add_store_option(rank)  # instead of FILEs: the live brokers of a store
     rank.add_argument(
         "--strategy",
         action="append",
@@ -363,7 +367,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "report":
             return run_report(args, sys.stdout)
         if args.command == "rank":
+            if args.store:
+                return cluster_cli.run_store_rank(args, sys.stdout)
             return run_rank(args, sys.stdout)
+        if args.command == "publish":
+            return cluster_cli.run_publish(args, sys.stdout, DEFAULT_MAX_BYTES)
+        if args.command == "cluster":
+            return cluster_cli.run_cluster(args, sys.stdout)
         return run_live(args, sys.stdout)
     except KeyboardInterrupt:
         print(file=sys.stderr)

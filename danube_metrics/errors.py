@@ -9,12 +9,14 @@ from __future__ import annotations
 __all__ = [
     "DanubeMetricsError",
     "InputTooLargeError",
+    "LeaseLostError",
     "MonitorClosedError",
     "NotReadyError",
     "NotSupportedError",
     "ParseError",
     "ReadingError",
     "ReportFormatError",
+    "StoreUnavailableError",
 ]
 
 from typing import Optional
@@ -91,6 +93,16 @@ class InputTooLargeError(DanubeMetricsError, ValueError):
         self.filename = filename
         self.limit = limit
         self.raise_with = raise_with
+
+
+class StoreUnavailableError(DanubeMetricsError, ConnectionError):
+    """No member of a report store answered (every etcd endpoint down, or without a leader;
+    a folder that cannot be written). The message names each endpoint and what it said."""
+
+
+class LeaseLostError(DanubeMetricsError):
+    """A broker's registration is gone from the store (its lease expired or was revoked while
+    the store was out of reach): the publisher registers again."""
 
 
 def _size(n: int) -> str:

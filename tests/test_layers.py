@@ -31,6 +31,7 @@ MODEL_MODULES = (
     "danube_metrics.schemas",
     "danube_metrics.report",
     "danube_metrics.rankings",
+    "danube_metrics.cluster",
 )
 
 # Run first in a child: makes the extension unimportable, as where it was never built. The

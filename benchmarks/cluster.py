@@ -1,0 +1,234 @@
+"""The cluster benchmarks (issue 15), on a three-member etcd cluster on loopback ports:
+
+- publish-to-view latency, p50 and p99 (target p99 < 100 ms): a report written through a
+  registration's ``publish`` until a ClusterView's ``on_change`` has it;
+- the CPU of a view process watching 1,000 brokers that publish every second (target < 10 % of
+  a core), with the writes' rate it saw;
+- ``rank`` of 1,000 brokers (target < 2 ms);
+- a publisher's cost to its process at one report every 5 s (target < 0.1 % of a core): the
+  CPU per report (measure, write, renew) times one report every 5 s.
+
+Run by ``python benchmarks/run.py --cluster-only``; needs ``etcd`` (Debian's etcd-server) and
+etcd3gw (``pip install '.[etcd]'``).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from etcd_cluster import ETCD, EtcdCluster  # noqa: E402
+
+from danube_metrics.cluster import ClusterView, EtcdStore, LoadPublisher  # noqa: E402
+from danube_metrics.rankings import rank_brokers  # noqa: E402
+from danube_metrics.report import UPSTREAM, LoadReport, ResourceType, SystemLoad  # noqa: E402
+
+
+def report(broker: int, cpu: float, stamp: int) -> LoadReport:
+    usage = [SystemLoad(ResourceType.CPU, cpu), SystemLoad(ResourceType.Memory, 50.0)]
+    return LoadReport(usage, 3, ["/a", "/b", "/c"], timestamp=stamp, broker_id=broker)
+
+
+def latency(cluster: EtcdCluster, samples: int) -> dict[str, float]:
+    arrived: dict[int, float] = {}
+    seen = threading.Event()
+
+    def on_change(view: ClusterView) -> None:
+        r = view.reports().get(1)
+        if r is not None and r.timestamp not in arrived:
+            arrived[r.timestamp] = time.perf_counter()
+            seen.set()
+
+    store = EtcdStore(cluster.endpoints)
+    registration = store.register(1, 32)
+    with ClusterView(EtcdStore(cluster.endpoints), on_change=on_change) as view:
+        view.wait_until(lambda r: True, 5)
+        while not view.synced:
+            time.sleep(0.01)
+        waits = []
+        for i in range(samples):
+            stamp = 1_000_000 + i
+            text = report(1, 10.0, stamp).to_json(schema=UPSTREAM)
+            seen.clear()
+            start = time.perf_counter()
+            registration.publish(text)
+            deadline = time.monotonic() + 5
+            while stamp not in arrived and time.monotonic() < deadline:
+                seen.wait(0.5)
+                seen.clear()
+            if stamp in arrived:
+                waits.append((arrived[stamp] - start) * 1000)
+            time.sleep(0.01)
+    registration.revoke()
+    store.close()
+    waits.sort()
+    p99 = waits[min(len(waits) - 1, int(len(waits) * 0.99))]
+    return {"samples": len(waits), "p50_ms": statistics.median(waits), "p99_ms": p99}
+
+
+VIEW_CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    from danube_metrics.cluster import ClusterView, EtcdStore
+    changes = [0]
+    def on_change(view):
+        changes[0] += 1
+    view = ClusterView(EtcdStore(sys.argv[1].split(",")), on_change=on_change)
+    view.wait_until(lambda r: len(r) >= int(sys.argv[2]), 120)
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+    c0, t0, n0 = cpu(), time.monotonic(), changes[0]
+    time.sleep(float(sys.argv[3]))
+    c1, t1, n1 = cpu(), time.monotonic(), changes[0]
+    print(json.dumps({"cpu_percent": (c1 - c0) / (t1 - t0) * 100,
+                      "changes_per_s": (n1 - n0) / (t1 - t0), "brokers": len(view.reports())}))
+    view.close()
+    """
+)
+
+
+def view_cpu(cluster: EtcdCluster, brokers: int, seconds: float) -> dict[str, float]:
+    """1,000 brokers (one lease for all: the view's work is the same) each writing a report
+    a second from writer threads in this process; the view runs in a process of its own."""
+    store = EtcdStore(cluster.endpoints, timeout=5)
+    lease = int(store.call("lease/grant", {"TTL": 60, "ID": 0})["ID"])
+    from danube_metrics.cluster import _b64
+
+    for b in range(brokers):
+        store.call(
+            "kv/put", {"key": _b64(store.key("register", b)), "value": _b64("{}"), "lease": lease}
+        )
+    stop = threading.Event()
+    written = [0]
+
+    def writer(part: range) -> None:
+        own = EtcdStore(cluster.endpoints, timeout=5)
+        while not stop.is_set():
+            second = time.monotonic()
+            for b in part:
+                text = report(b, float(b % 100), int(time.time())).to_json(schema=UPSTREAM)
+                own.call(
+                    "kv/put", {"key": _b64(own.key("load", b)), "value": _b64(text), "lease": lease}
+                )
+                written[0] += 1
+                if stop.is_set():
+                    break
+            stop.wait(max(0.0, 1.0 - (time.monotonic() - second)))
+        own.close()
+
+    threads = [threading.Thread(target=writer, args=(range(i, brokers, 8),)) for i in range(8)]
+    for t in threads:
+        t.start()
+    w0, t0 = written[0], time.monotonic()
+    child = subprocess.run(
+        [sys.executable, "-c", VIEW_CHILD, ",".join(cluster.endpoints), str(brokers), str(seconds)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    rate = (written[0] - w0) / (time.monotonic() - t0)
+    stop.set()
+    for t in threads:
+        t.join()
+    store.call("kv/lease/revoke", {"ID": lease})
+    store.close()
+    if child.returncode != 0:
+        raise RuntimeError(child.stderr)
+    figures: dict[str, float] = json.loads(child.stdout)
+    figures["writes_per_s"] = rate
+    return figures
+
+
+def rank_cost(brokers: int, rounds: int) -> dict[str, float]:
+    now = int(time.time())
+    reports = {b: report(b, float(b % 97), now) for b in range(brokers)}
+    best = {}
+    for strategy in ("fair", "balanced", "weighted_load"):
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            rank_brokers(reports, strategy)
+            times.append(time.perf_counter() - start)
+        best[f"{strategy}_ms"] = min(times) * 1000
+    return best
+
+
+def publisher_cost(cluster: EtcdCluster, reports: int) -> dict[str, float]:
+    """CPU per report of a measuring publisher (its thread: measure, write, renew), from the
+    process's CPU time over many quick reports less the same time idle."""
+    import resource
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    from danube_metrics.monitor import create_resource_monitor
+
+    store = EtcdStore(cluster.endpoints)
+    with create_resource_monitor() as mon:
+        publisher = LoadPublisher(store, 7, monitor=mon, interval=0.02, ttl=3, topics=["/a"])
+        publisher.start()
+        time.sleep(1.0)
+        c0, p0, t0 = cpu(), publisher.published, time.monotonic()
+        while publisher.published - p0 < reports:
+            time.sleep(0.05)
+        busy, done, spent = cpu() - c0, publisher.published - p0, time.monotonic() - t0
+        publisher.stop()
+        c0 = cpu()
+        time.sleep(spent)
+        idle = cpu() - c0
+    store.close()
+    per_report = max(0.0, busy - idle) / done
+    # At one report every 5 s, and a renewal every third of the 32 s TTL (one request, counted
+    # at a report's cost: an upper bound).
+    per_second = per_report / 5 + per_report / (32 / 3)
+    return {"cpu_ms_per_report": per_report * 1000, "core_percent_at_5s": per_second * 100}
+
+
+def cluster_rows(quick: bool) -> dict[str, object]:
+    if ETCD is None:
+        print("cluster: etcd is not installed (Debian: apt-get install etcd-server): skipped")
+        return {}
+    results: dict[str, object] = {}
+    cluster = EtcdCluster().start()
+    try:
+        lat = latency(cluster, 50 if quick else 300)
+        print(
+            f"cluster: publish-to-view latency over {lat['samples']} reports, three members: "
+            f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms (target p99 < 100 ms)"
+        )
+        results["latency"] = lat
+        ranks = rank_cost(1000, 20 if quick else 100)
+        print(
+            "cluster: rank of 1,000 brokers (best of rounds): "
+            + ", ".join(f"{k[:-3]} {v:.2f} ms" for k, v in ranks.items())
+            + " (target < 2 ms)"
+        )
+        results["rank_1000"] = ranks
+        cost = publisher_cost(cluster, 50 if quick else 200)
+        print(
+            f"cluster: publisher cost {cost['cpu_ms_per_report']:.2f} ms CPU a report: "
+            f"{cost['core_percent_at_5s']:.4f} % of a core at one report every 5 s "
+            "(target < 0.1 %)"
+        )
+        results["publisher"] = cost
+        view = view_cpu(cluster, 1000, 5.0 if quick else 15.0)
+        print(
+            f"cluster: view of {view['brokers']:.0f} brokers: {view['cpu_percent']:.1f} % of a "
+            f"core at {view['writes_per_s']:.0f} writes/s ({view['changes_per_s']:.0f} changes/s "
+            "seen; target < 10 % at 1,000/s)"
+        )
+        results["view_1000"] = view
+    finally:
+        cluster.stop()
+    return results
