@@ -478,6 +478,9 @@ def test_an_output_without_unicode_gets_ascii() -> None:
 SHELL_AROUND = 'trap : INT; "$@"; echo "exit $?"; exec sleep 600'
 
 
+SANITIZER_ENV = ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC", "TMPDIR")
+
+
 class Tmux:
     """A tmux server of its own (its socket in a temporary folder) running one command in a
     detached window of a given size."""
@@ -486,6 +489,9 @@ class Tmux:
         self.socket = str(folder / "tmux.sock")
         self.width, self.height = width, height
         env = ["LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TERM=screen", "PATH=" + os.defpath]
+        # Under tools/sanitized-tests the extension needs the ASan runtime preloaded, and its
+        # reports go where the run collects them.
+        env += [f"{k}={os.environ[k]}" for k in SANITIZER_ENV if k in os.environ]
         self.tmux(
             "new-session", "-d", "-s", "live", "-x", str(width), "-y", str(height),
             "-c", NEUTRAL_CWD, "env", "-i", *env, "bash", "-c", SHELL_AROUND, "bash", *command,
