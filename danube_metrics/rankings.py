@@ -134,6 +134,7 @@ import time
 from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 from typing import Any, Generic, Optional, TypeVar, cast
 
 from danube_metrics.errors import DanubeMetricsError
@@ -412,13 +413,17 @@ def _order_key(broker_id: Hashable) -> tuple[int, Any]:
     return (2, f"{type(broker_id).__name__}:{broker_id!r}")
 
 
-def _by_broker_id(rows: list[_Row[K]]) -> list[int]:
-    """The rows' entries in broker-id order (stable: rows with equal order keys keep theirs)."""
-    ids = [row[0] for row in rows]
-    keys: list[Any] = ids  # plain ints, the usual ids, compare as their keys do
-    if not all(type(b) is int for b in ids):
-        keys = [_order_key(b) for b in ids]
-    return sorted(range(len(rows)), key=keys.__getitem__)
+_BROKER_ID = itemgetter(0)
+_SCORE = itemgetter(1)
+_ID_AND_SCORE = itemgetter(0, 1)
+
+
+def _sort_by_broker_id(rows: list[_Row[K]]) -> None:
+    """Sorts rows in broker-id order, stably (rows with equal order keys keep theirs)."""
+    if set(map(type, map(_BROKER_ID, rows))) <= {int}:
+        rows.sort(key=_BROKER_ID)  # plain ints, the usual ids, compare as their order keys do
+    else:
+        rows.sort(key=lambda row: _order_key(row[0]))
 
 
 def _stale_note(age: float, max_age: float) -> str:
@@ -489,10 +494,12 @@ def _scored(
         rows = [row for entry, row in enumerate(rows) if entry not in signals]
         saturated = [(fresh_ids[e], scores[e], [*notes[e], *more]) for e, more in signals.items()]
         rows += _saturated_rows(saturated, rows)
-    # By score, then broker id: sorted by id first, the sort by score keeps that among ties.
-    order = _by_broker_id(rows)
-    order.sort(key=[row[1] for row in rows].__getitem__)
-    return [rows[e] for e in order] + [stale[e] for e in _by_broker_id(stale)]
+    # By score, then broker id: sorted by id first, the stable sort by score keeps that order
+    # among equal scores.
+    _sort_by_broker_id(rows)
+    rows.sort(key=_SCORE)
+    _sort_by_broker_id(stale)
+    return rows + stale
 
 
 def _saturated_rows(
@@ -560,7 +567,7 @@ def rank_brokers(
     :func:`score_brokers`, which also says why (stale, unknown figures, saturation).
     """
     rows = _scored(reports, strategy, max_age, now, io_floor, saturation)
-    return [(broker_id, score) for broker_id, score, _, _ in rows]
+    return list(map(_ID_AND_SCORE, rows))
 
 
 def select_broker(
