@@ -332,12 +332,16 @@ class _Cluster:
             if not self.reported[resource]:
                 out.append([0.0] * len(column))  # left out of every score
                 continue
-            if resource in _RATES:
+            unknown = None in column
+            if resource not in _RATES:
+                out.append([100.0 if u is None else u for u in column] if unknown else [*column])
+            elif unknown:
                 scale = max([self.io_floor, *(u for u in column if u is not None)])
                 out.append([100.0 if u is None else 100.0 * u / scale for u in column])
             else:
-                out.append([100.0 if u is None else u for u in column])
-            if None in column:
+                scale = max([self.io_floor, *column])
+                out.append([100.0 * u / scale for u in column])
+            if unknown:
                 top = "100 %" if resource not in _RATES else "the busiest broker's"
                 self._note_unknown(column, f"{_NAMES[resource]} unknown: counted as {top}")
         return out
