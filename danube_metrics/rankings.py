@@ -282,7 +282,13 @@ def weighted_topic_load(report: LoadReport) -> float:
     count = 0.2 * report.topics_len
     if not report.topics:
         return count
-    throughput = math.fsum(t.byte_rate_mbps for t in report.topics)
+    try:
+        throughput = math.fsum(t.byte_rate_mbps for t in report.topics)
+    except OverflowError:
+        raise ValueError(
+            "the topics' byte_rate_mbps add up past the largest float: no topic load can be "
+            "weighed from them"
+        ) from None
     connections = sum(t.producer_count + t.consumer_count for t in report.topics)
     backlog = sum(t.backlog_messages for t in report.topics)
     return count + 0.3 * throughput + 0.3 * connections + 0.2 * backlog / 10_000.0
