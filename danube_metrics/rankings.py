@@ -133,6 +133,8 @@ import threading
 import time
 from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, Generic, Optional, TypeVar, cast
 
 from danube_metrics.errors import DanubeMetricsError
@@ -280,76 +282,133 @@ def weighted_topic_load(report: LoadReport) -> float:
     count = 0.2 * report.topics_len
     if not report.topics:
         return count
-    throughput = math.fsum(t.byte_rate_mbps for t in report.topics)
+    try:
+        throughput = math.fsum(t.byte_rate_mbps for t in report.topics)
+    except OverflowError:
+        raise ValueError(
+            "the topics' byte_rate_mbps add up past the largest float: no topic load can be "
+            "weighed from them"
+        ) from None
     connections = sum(t.producer_count + t.consumer_count for t in report.topics)
     backlog = sum(t.backlog_messages for t in report.topics)
     return count + 0.3 * throughput + 0.3 * connections + 0.2 * backlog / 10_000.0
 
 
+# A fresh broker's CPU, memory, disk and network usage, in ResourceType order (None: unknown).
+_Usages = list[Optional[float]]
+_SLOTS = {resource: slot for slot, resource in enumerate(ResourceType)}
+# A scored broker, as score_brokers and rank_brokers give it: id, score, notes, saturated.
+_Row = tuple[K, float, tuple[str, ...], bool]
+
+
 class _Cluster:
-    """The cluster-wide figures of the fresh reports, that each broker is scored against."""
+    """The fresh brokers' figures as columns (entry i of each is broker i's), what the
+    cluster-wide figures make of them, and the notes on the unknown ones."""
 
-    def __init__(self, reports: list[LoadReport], io_floor: float) -> None:
+    def __init__(self, reports: list[LoadReport], usages: list[_Usages], io_floor: float) -> None:
+        self.reports = reports
+        self.io_floor = io_floor
+        self.usages = list(zip(*usages)) if usages else [(), (), (), ()]
         self.reported = {
-            res: any(r.usage(res) is not None for r in reports) for res in ResourceType
+            res: column.count(None) < len(column) for res, column in zip(ResourceType, self.usages)
         }
-        self.scale = {
-            res: max([io_floor, *(u for r in reports if (u := r.usage(res)) is not None)])
-            for res in _RATES
-        }
-        throughputs = [p for r in reports if (p := r.throughput_mbps()) is not None]
-        self.throughput_reported = bool(throughputs)
-        self.throughput_scale = max([1.0, *throughputs])
-        self.topic_scale = max([1.0, *(weighted_topic_load(r) for r in reports)])
+        # By entry, in the order the figures are taken.
+        self.notes: dict[int, list[str]] = {}
 
-    def percent(self, report: LoadReport, resource: ResourceType, notes: list[str]) -> float:
-        """CPU or memory %, or disk or network as % of the busiest broker's; unknown: 100."""
-        value = report.usage(resource)
-        if value is None:
+    def note_every(self, note: str) -> None:
+        for entry in range(len(self.reports)):
+            self.notes.setdefault(entry, []).append(note)
+
+    def _note_unknown(self, column: Iterable[object], note: str) -> None:
+        for entry, value in enumerate(column):
+            if value is None:
+                self.notes.setdefault(entry, []).append(note)
+
+    def notes_column(self) -> list[tuple[str, ...]]:
+        """Every broker's notes (most have none)."""
+        if not self.notes:
+            return [()] * len(self.reports)
+        return [tuple(self.notes.get(entry, ())) for entry in range(len(self.reports))]
+
+    def percents(self) -> list[list[float]]:
+        """Per resource, every broker's CPU or memory %, or disk or network as % of the busiest
+        broker's (at least ``io_floor``); unknown: 100, or 0 when nobody reports it."""
+        out = []
+        for resource, column in zip(ResourceType, self.usages):
             if not self.reported[resource]:
-                return 0.0  # nobody reports it: left out of every score
-            top = "100 %" if resource not in _RATES else "the busiest broker's"
-            notes.append(f"{_NAMES[resource]} unknown: counted as {top}")
-            return 100.0
-        if resource in _RATES:
-            return 100.0 * value / self.scale[resource]
-        return value
+                out.append([0.0] * len(column))  # left out of every score
+                continue
+            unknown = None in column
+            if resource not in _RATES:
+                out.append([100.0 if u is None else u for u in column] if unknown else [*column])
+            elif unknown:
+                scale = max([self.io_floor, *(u for u in column if u is not None)])
+                out.append([100.0 if u is None else 100.0 * u / scale for u in column])
+            else:
+                scale = max([self.io_floor, *column])
+                out.append([100.0 * u / scale for u in column])
+            if unknown:
+                top = "100 %" if resource not in _RATES else "the busiest broker's"
+                self._note_unknown(column, f"{_NAMES[resource]} unknown: counted as {top}")
+        return out
 
-    def throughput(self, report: LoadReport, notes: list[str]) -> float:
-        """Throughput as a fraction of the busiest broker's; unknown: 1.0."""
-        value = report.throughput_mbps()
-        if value is None:
-            if not self.throughput_reported:
-                return 0.0
-            notes.append("throughput unknown (no per-topic loads): counted as the busiest broker's")
-            return 1.0
-        return value / self.throughput_scale
+    def topic_loads(self) -> list[float]:
+        return [weighted_topic_load(r) for r in self.reports]
+
+    def throughputs(self) -> list[float]:
+        """Every broker's throughput as a fraction of the busiest broker's; unknown: 1.0."""
+        column = [r.throughput_mbps() for r in self.reports]
+        known = [p for p in column if p is not None]
+        if not known:
+            return [0.0] * len(column)
+        if len(known) < len(column):
+            self._note_unknown(
+                column, "throughput unknown (no per-topic loads): counted as the busiest broker's"
+            )
+        scale = max([1.0, *known])
+        return [1.0 if p is None else p / scale for p in column]
 
 
-def _fair(report: LoadReport, cluster: _Cluster, notes: list[str]) -> float:
-    return float(report.topics_len)
+def _fair(cluster: _Cluster) -> list[float]:
+    return [float(r.topics_len) for r in cluster.reports]
 
 
-def _balanced(report: LoadReport, cluster: _Cluster, notes: list[str]) -> float:
+def _balanced(cluster: _Cluster) -> list[float]:
     if not (cluster.reported[ResourceType.CPU] or cluster.reported[ResourceType.Memory]):
-        notes.append("topic count: no fresh report carries CPU or memory")
-        return float(report.topics_len)
-    score = _BALANCED_WEIGHTS["topics"] * weighted_topic_load(report)
-    for resource in ResourceType:
-        score += _BALANCED_WEIGHTS[resource] * cluster.percent(report, resource, notes)
-    return score
+        cluster.note_every("topic count: no fresh report carries CPU or memory")
+        return _fair(cluster)
+    w_topics = _BALANCED_WEIGHTS["topics"]
+    w_cpu, w_mem, w_disk, w_net = (_BALANCED_WEIGHTS[res] for res in ResourceType)
+    cpu, mem, disk, net = cluster.percents()
+    return [
+        w_topics * t + w_cpu * c + w_mem * m + w_disk * d + w_net * n
+        for t, c, m, d, n in zip(cluster.topic_loads(), cpu, mem, disk, net)
+    ]
 
 
-def _weighted_load(report: LoadReport, cluster: _Cluster, notes: list[str]) -> float:
-    utilisation: dict[Any, float] = {
-        res: cluster.percent(report, res, notes) / 100.0 for res in ResourceType
-    }
-    utilisation["topics"] = weighted_topic_load(report) / cluster.topic_scale
-    utilisation["throughput"] = cluster.throughput(report, notes)
-    base = sum(_WEIGHTED_WEIGHTS[key] * u for key, u in utilisation.items())
-    # A continuous, monotone bonus for the bottleneck: upstream switches formulas instead.
-    pressure = max(0.0, max(utilisation.values()) - _BOTTLENECK_THRESHOLD)
-    return 100.0 * (base + _BOTTLENECK_WEIGHT * pressure)
+def _weighted_load(cluster: _Cluster) -> list[float]:
+    w_cpu, w_mem, w_disk, w_net = (_WEIGHTED_WEIGHTS[res] for res in ResourceType)
+    w_topics, w_throughput = _WEIGHTED_WEIGHTS["topics"], _WEIGHTED_WEIGHTS["throughput"]
+    cpu, mem, disk, net = cluster.percents()
+    topic_loads = cluster.topic_loads()
+    topic_scale = max([1.0, *topic_loads])
+    scores = []
+    for c, m, d, n, t, p in zip(cpu, mem, disk, net, topic_loads, cluster.throughputs()):
+        u = (c / 100.0, m / 100.0, d / 100.0, n / 100.0, t / topic_scale, p)
+        # sum() of the terms in this order: on Python 3.12+ sum() rounds otherwise than +.
+        terms = (
+            w_cpu * u[0],
+            w_mem * u[1],
+            w_disk * u[2],
+            w_net * u[3],
+            w_topics * u[4],
+            w_throughput * u[5],
+        )
+        base = sum(terms)
+        # A continuous, monotone bonus for the bottleneck: upstream switches formulas instead.
+        above = max(u) - _BOTTLENECK_THRESHOLD
+        scores.append(100.0 * (base + _BOTTLENECK_WEIGHT * (above if above > 0.0 else 0.0)))
+    return scores
 
 
 _SCORERS = {FAIR: _fair, BALANCED: _balanced, WEIGHTED_LOAD: _weighted_load}
@@ -364,15 +423,111 @@ def _order_key(broker_id: Hashable) -> tuple[int, Any]:
     return (2, f"{type(broker_id).__name__}:{broker_id!r}")
 
 
-def _stale_note(report: LoadReport, now: float, max_age: Optional[float]) -> Optional[str]:
-    if max_age is None:
-        return None
-    age = now - report.timestamp
+_BROKER_ID = itemgetter(0)
+_SCORE = itemgetter(1)
+_ID_AND_SCORE = itemgetter(0, 1)
+
+
+def _sort_by_broker_id(rows: list[_Row[K]]) -> None:
+    """Sorts rows in broker-id order, stably (rows with equal order keys keep theirs)."""
+    if set(map(type, map(_BROKER_ID, rows))) <= {int}:
+        rows.sort(key=_BROKER_ID)  # plain ints, the usual ids, compare as their order keys do
+    else:
+        rows.sort(key=lambda row: _order_key(row[0]))
+
+
+def _stale_note(age: float, max_age: float) -> str:
     if age > max_age:
         return f"stale: report is {age:.0f} s old (max {max_age:g} s)"
-    if -age > max_age:
-        return f"stale: report is dated {-age:.0f} s in the future (max {max_age:g} s)"
-    return None
+    return f"stale: report is dated {-age:.0f} s in the future (max {max_age:g} s)"
+
+
+def _scored(
+    reports: Mapping[K, LoadReport],
+    strategy: str,
+    max_age: Optional[float],
+    now: Optional[float],
+    io_floor: float,
+    saturation: SaturationThresholds,
+) -> list[_Row[K]]:
+    """score_brokers' rows, in its order: one pass reads each report's figures, then the
+    strategy's formula scores the fresh brokers."""
+    scorer = _SCORERS.get(strategy)
+    if scorer is None:
+        raise ValueError(f"unknown strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})")
+    if max_age is not None and not max_age > 0:
+        raise ValueError(f"max_age must be > 0 seconds or None, got {max_age}")
+    if not (io_floor > 0 and math.isfinite(io_floor)):
+        raise ValueError(f"io_floor must be > 0 bytes/s, got {io_floor}")
+    if not isinstance(saturation, SaturationThresholds):
+        raise TypeError(f"saturation must be a SaturationThresholds, not {type(saturation)}")
+    when = time.time() if now is None else float(now)
+    fresh_ids: list[K] = []
+    fresh: list[LoadReport] = []
+    usages: list[_Usages] = []
+    stale: list[_Row[K]] = []
+    for broker_id, report in reports.items():
+        if not isinstance(report, LoadReport):
+            raise TypeError(f"broker {broker_id!r}: expected a LoadReport, not {type(report)}")
+        figures: _Usages = [None, None, None, None]
+        for load in report.resources_usage:
+            usage = load.usage
+            if not 0.0 <= usage < math.inf:  # also false for NaN
+                raise ValueError(
+                    f"broker {broker_id!r}: {load.resource.value} usage must be finite and "
+                    f">= 0, got {usage}"
+                )
+            slot = _SLOTS[load.resource]
+            if figures[slot] is None:  # a resource given twice counts by its first, as usage()
+                figures[slot] = usage
+        if max_age is not None:
+            age = when - report.timestamp
+            if age > max_age or -age > max_age:
+                stale.append((broker_id, math.inf, (_stale_note(age, max_age),), False))
+                continue
+        fresh_ids.append(broker_id)
+        fresh.append(report)
+        usages.append(figures)
+    # Cluster-wide figures come from fresh reports only: a dead broker's last report must not
+    # set the scale the live ones are measured against.
+    cluster = _Cluster(fresh, usages, io_floor)
+    scores = scorer(cluster)
+    notes = cluster.notes_column()
+    rows: list[_Row[K]] = list(zip(fresh_ids, scores, notes, repeat(False)))
+    signals = {}  # by entry: the saturated brokers'
+    for entry, report in enumerate(fresh):
+        if report.pressure is not None:
+            exceeded = saturation.exceeded(report.pressure)
+            if exceeded:
+                signals[entry] = exceeded
+    if signals:
+        rows = [row for entry, row in enumerate(rows) if entry not in signals]
+        saturated = [(fresh_ids[e], scores[e], [*notes[e], *more]) for e, more in signals.items()]
+        rows += _saturated_rows(saturated, rows)
+    # By score, then broker id: sorted by id first, the stable sort by score keeps that order
+    # among equal scores.
+    _sort_by_broker_id(rows)
+    rows.sort(key=_SCORE)
+    _sort_by_broker_id(stale)
+    return rows + stale
+
+
+def _saturated_rows(
+    saturated: list[tuple[K, float, list[str]]], unsaturated: list[_Row[K]]
+) -> list[_Row[K]]:
+    """The saturated brokers' rows: each score its own plus the penalty plus twice the highest
+    unsaturated eligible score, so that they sort after those, beyond any window of a
+    tolerance up to 100 % (the type says the rest to select_broker)."""
+    top = max((row[1] for row in unsaturated if math.isfinite(row[1])), default=None)
+    every = ["every eligible broker is saturated: the least loaded of them is chosen"]
+    out: list[_Row[K]] = []
+    for broker_id, score, notes in saturated:
+        lifted = score + SATURATION_PENALTY + (0.0 if top is None else 2.0 * top)
+        if not math.isfinite(lifted) and math.isfinite(score):
+            lifted = sys.float_info.max  # still above every finite score: eligible
+        extra = every if top is None else []
+        out.append((broker_id, SaturatedScore(lifted), tuple(notes + extra), True))
+    return out
 
 
 def score_brokers(
@@ -401,67 +556,8 @@ def score_brokers(
         > 0, or a report with a usage that is negative or not finite.
     :raises TypeError: if a value is not a LoadReport.
     """
-    scorer = _SCORERS.get(strategy)
-    if scorer is None:
-        raise ValueError(f"unknown strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})")
-    if max_age is not None and not max_age > 0:
-        raise ValueError(f"max_age must be > 0 seconds or None, got {max_age}")
-    if not (io_floor > 0 and math.isfinite(io_floor)):
-        raise ValueError(f"io_floor must be > 0 bytes/s, got {io_floor}")
-    if not isinstance(saturation, SaturationThresholds):
-        raise TypeError(f"saturation must be a SaturationThresholds, not {type(saturation)}")
-    when = time.time() if now is None else float(now)
-    fresh: dict[K, LoadReport] = {}
-    stale: list[BrokerScore[K]] = []
-    for broker_id, report in reports.items():
-        if not isinstance(report, LoadReport):
-            raise TypeError(f"broker {broker_id!r}: expected a LoadReport, not {type(report)}")
-        for load in report.resources_usage:
-            if not (math.isfinite(load.usage) and load.usage >= 0):
-                raise ValueError(
-                    f"broker {broker_id!r}: {load.resource.value} usage must be finite and "
-                    f">= 0, got {load.usage}"
-                )
-        note = _stale_note(report, when, max_age)
-        if note is None:
-            fresh[broker_id] = report
-        else:
-            stale.append(BrokerScore(broker_id, math.inf, (note,)))
-    # Cluster-wide figures come from fresh reports only: a dead broker's last report must not
-    # set the scale the live ones are measured against.
-    cluster = _Cluster(list(fresh.values()), io_floor)
-    scores: list[BrokerScore[K]] = []
-    saturated: list[tuple[K, float, list[str]]] = []
-    for broker_id, report in fresh.items():
-        notes: list[str] = []
-        score = scorer(report, cluster, notes)
-        signals = saturation.exceeded(report.pressure)
-        if signals:
-            saturated.append((broker_id, score, notes + signals))
-        else:
-            scores.append(BrokerScore(broker_id, score, tuple(notes)))
-    scores += _saturated_scores(saturated, scores)
-    scores.sort(key=lambda s: (s.score, _order_key(s.broker_id)))
-    stale.sort(key=lambda s: _order_key(s.broker_id))
-    return scores + stale
-
-
-def _saturated_scores(
-    saturated: list[tuple[K, float, list[str]]], unsaturated: list[BrokerScore[K]]
-) -> list[BrokerScore[K]]:
-    """The saturated brokers' scores: each its own plus the penalty plus twice the highest
-    unsaturated eligible score, so that they sort after those, beyond any window of a
-    tolerance up to 100 % (the type says the rest to select_broker)."""
-    top = max((s.score for s in unsaturated if s.eligible), default=None)
-    every = ["every eligible broker is saturated: the least loaded of them is chosen"]
-    out = []
-    for broker_id, score, notes in saturated:
-        lifted = score + SATURATION_PENALTY + (0.0 if top is None else 2.0 * top)
-        if not math.isfinite(lifted) and math.isfinite(score):
-            lifted = sys.float_info.max  # still above every finite score: eligible
-        extra = every if top is None else []
-        out.append(BrokerScore(broker_id, SaturatedScore(lifted), tuple(notes + extra), True))
-    return out
+    rows = _scored(reports, strategy, max_age, now, io_floor, saturation)
+    return [BrokerScore(*row) for row in rows]
 
 
 def rank_brokers(
@@ -480,10 +576,8 @@ def rank_brokers(
     and :class:`BrokerSelector` recognise. Parameters, order and errors as
     :func:`score_brokers`, which also says why (stale, unknown figures, saturation).
     """
-    scores = score_brokers(
-        reports, strategy, max_age=max_age, now=now, io_floor=io_floor, saturation=saturation
-    )
-    return [(s.broker_id, s.score) for s in scores]
+    rows = _scored(reports, strategy, max_age, now, io_floor, saturation)
+    return list(map(_ID_AND_SCORE, rows))
 
 
 def select_broker(

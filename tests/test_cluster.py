@@ -170,6 +170,8 @@ def test_folder_malformed_files_are_skipped_and_counted(tmp_path: Path) -> None:
     store = DirectoryStore(folder, ttl=TTL, poll_interval=POLL)
     good = LoadPublisher(store, 5, interval=INTERVAL, make_report=fixed_report(20.0))
     with good, ClusterView(store) as view:
+        # The publisher's first write makes the folder; the foreign files come after it.
+        assert view.wait_until(lambda r: set(r) == {5}, 5)
         (folder / "6.json").write_text("{not json")
         (folder / "seven.json").write_text(fixed_report(1.0)().to_json())
         other = fixed_report(1.0)()

@@ -733,3 +733,15 @@ def test_rank_command_rejects_a_missing_file_or_a_broker_read_twice(
     assert proc.returncode == 2 and "FILE" in proc.stderr
     proc = run_python("-m", "danube_metrics", "rank", *paths, "--now", "nan")
     assert proc.returncode == 2 and "--now: must be Unix seconds" in proc.stderr
+
+
+def test_topic_byte_rates_that_overflow_when_summed_are_a_value_error_not_an_overflow() -> None:
+    # Each rate is finite and the report gives its total, so the report can be built; the
+    # weighted topic load sums the rates, which must fail with the documented ValueError.
+    huge = [TopicLoad(f"/t{i}", byte_rate_mbps=1.7e308) for i in range(2)]
+    report = LoadReport(
+        [SystemLoad(ResourceType.CPU, 10.0)], 2, ["/t0", "/t1"], broker_id=1, topics=huge,
+        total_throughput_mbps=1.0,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="largest float"):
+        score_brokers({1: report}, "weighted_load", max_age=None)
