@@ -383,3 +383,49 @@ def test_the_fast_way_gives_the_careful_ways_verdict_on_pressure(
         doc["pressure"] = value
         text = json.dumps(doc)
     assert fast(text) == careful(text)
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(0, 3),
+    st.sampled_from(["resource", "usage", "extra"]),
+    st.one_of(
+        json_values,
+        st.sampled_from([r.value for r in ResourceType]),
+        st.sampled_from([0, -0.0, 5e-324, 100, 100.0, 100.00000000000001, 1e308, 1e309]),
+    ),
+    st.sampled_from(["replace", "repeat", "whole", "append"]),
+)
+def test_the_fast_way_gives_the_careful_ways_verdict_on_resources(
+    index: int, key: str, value: Any, how: str
+) -> None:
+    # Resources are read at once when they are plain: any other is left to the rules.
+    topics = [TopicLoad(f"/t{i}", i, i, i / 7, 1, 1, 1, i) for i in range(20)]
+    usages = [12.5, 40.0, 1048576.0, 2048.0]
+    report = LoadReport(
+        [SystemLoad(r, u) for r, u in zip(ResourceType, usages)],
+        len(topics),
+        [t.topic_name for t in topics],
+        1,
+        broker_id=1,
+        topics=topics,
+    )
+    text = report.to_json(schema=UPSTREAM)
+    doc = json.loads(text)
+    if how == "replace":
+        doc["resources_usage"][index][key] = value
+        text = json.dumps(doc)
+    elif how == "repeat":  # the key once more in one resource
+        marker = f'{{"resource":"{list(ResourceType)[index].value}",'
+        text = text.replace(marker, marker + f"{json.dumps(key)}:{json.dumps(value)},", 1)
+    elif how == "whole":
+        doc["resources_usage"][index] = value
+        text = json.dumps(doc)
+    else:
+        doc["resources_usage"].append({"resource": value, "usage": 1.0})
+        text = json.dumps(doc)
+    verdict = fast(text)
+    assert verdict == careful(text)
+    if isinstance(verdict, LoadReport):
+        assert all(type(load.usage) is float for load in verdict.resources_usage)
+        assert all(type(load.resource) is ResourceType for load in verdict.resources_usage)
