@@ -39,25 +39,14 @@ STORE_HELP = (
 SYNC_TIMEOUT = 10.0
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if not (value > 0 and value < 1e9):
-        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
-    return value
-
-
-def _broker_id(text: str) -> int:
-    value = int(text)
-    if not 0 <= value < 2**64:
-        raise argparse.ArgumentTypeError(f"must be a u64 (0 to 2^64-1), got {text}")
-    return value
-
-
 def add_store_option(parser: argparse.ArgumentParser, required: bool = False) -> None:
     parser.add_argument("--store", required=required, metavar="URL", help=STORE_HELP)
 
 
 def add_cluster_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # The command line's own argument types (cli imports this module, so not at the top).
+    from danube_metrics.cli import positive_float, u64
+
     publish = sub.add_parser(
         "publish",
         help="publish this machine's load report to a store until stopped",
@@ -68,16 +57,16 @@ def add_cluster_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_store_option(publish, required=True)
-    publish.add_argument("--broker-id", type=_broker_id, required=True, help="the broker's u64 id")
+    publish.add_argument("--broker-id", type=u64, required=True, help="the broker's u64 id")
     publish.add_argument("--topics-file", metavar="F", help="topic names, one a line")
     publish.add_argument(
         "--interval",
-        type=_positive,
+        type=positive_float,
         default=DEFAULT_INTERVAL,
         help=f"seconds between reports (default {DEFAULT_INTERVAL:g})",
     )
     publish.add_argument(
-        "--ttl", type=_positive, help="registration TTL in seconds (default: 32, as upstream)"
+        "--ttl", type=positive_float, help="registration TTL in seconds (default: 32, as upstream)"
     )
     # For tests: stop after N publishes. (Not "count": the top level's --count is the live view's.)
     publish.add_argument("--publishes", type=int, default=0, help=argparse.SUPPRESS)
@@ -92,7 +81,7 @@ def add_cluster_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     add_store_option(cluster, required=True)
     cluster.add_argument("--strategy", choices=STRATEGIES, default=BALANCED)
-    cluster.add_argument("--refresh", type=_positive, default=1.0, help="seconds (default 1)")
+    cluster.add_argument("--refresh", type=positive_float, default=1.0, help="seconds (default 1)")
     cluster.add_argument(
         "--refreshes",
         type=int,
