@@ -111,10 +111,9 @@ _DM_E_BUFFER: int = lib.DM_E_BUFFER
 _READINGS = ((CPU, "cpu"), (MEMORY, "memory"), (DISK, "disk"), (NETWORK, "network"))
 
 # dm_pressure: seven figures, then the mask of those this monitor cannot have (bit i: figure
-# i), read in one unpack; then each source's error.
+# i); then each source's error. dm_call_pressure returns that mask when it succeeds.
 assert ffi.offsetof("dm_pressure", "unsupported") == 7 * 8
 assert ffi.offsetof("dm_pressure_call", "out") == 0
-_unpack_pressure = struct.Struct("7dI").unpack_from
 _dm_call_pressure = lib.dm_call_pressure
 _PRESSURE_SOURCES = (("cpu", "pressure"), ("memory", "pressure"), ("io", "pressure"),
                      ("throttling", "throttling"))  # fmt: skip
@@ -149,11 +148,12 @@ def _pools(mon: Any) -> list[_CallPool]:
 
 
 def _pressure_entry(mon: Any) -> tuple[Any, Any]:
-    """A dm_pressure_call of `mon` and its buffer view (the struct holds the monitor's cdata
-    alive while a call is in flight, as _CallPool's do)."""
+    """A dm_pressure_call of `mon` and a view of its seven figures (the struct holds the
+    monitor's cdata alive while a call is in flight, as _CallPool's do). The view is exactly
+    the figures' size, so that Struct.unpack (one argument, no offset to parse) reads it."""
     call = ffi.new("dm_pressure_call *")
     call.mon = mon
-    return call, ffi.buffer(call)
+    return call, memoryview(ffi.buffer(call))[: 8 * _PRESSURE_FIGURES]
 
 
 def _pressure_pool(mon: Any) -> list[tuple[Any, Any]]:
@@ -161,23 +161,39 @@ def _pressure_pool(mon: Any) -> list[tuple[Any, Any]]:
     return [_pressure_entry(mon)]
 
 
-_NO_THROTTLING = (None, None)
-_NO_THROTTLING_MASK = 96  # the host monitor's
-_NO_PSI = 31  # the mask of a monitor without PSI (cgroup v1)
+_PRESSURE_FIGURES = 7
+_Unpack = Callable[[Any], tuple[Any, ...]]
 
 
-def _pressure_of(figures: tuple[Any, ...]) -> Pressure:
-    """A Pressure from the seven figures and the mask of those not supported (None). The host
-    monitor never has throttling figures, a v1 cgroup monitor no PSI: those two masks are the
-    common ones, sliced without a loop."""
-    missing = figures[7]
-    if not missing:
-        return tuple.__new__(Pressure, figures[:7])
-    if missing == _NO_THROTTLING_MASK:
-        return tuple.__new__(Pressure, figures[:5] + _NO_THROTTLING)
-    if missing == _NO_PSI:
-        return tuple.__new__(Pressure, (None,) * 5 + figures[5:7])
-    return tuple.__new__(Pressure, [None if missing >> i & 1 else figures[i] for i in range(7)])
+def _unpack_sparse(missing: int) -> _Unpack:
+    """The seven figures with None for each bit of `missing` (any mask)."""
+    unpack = struct.Struct("7d").unpack
+
+    def figures(view: Any) -> tuple[Any, ...]:
+        values = unpack(view)
+        return tuple(None if missing >> i & 1 else values[i] for i in range(7))
+
+    return figures
+
+
+def _pressure_shape(missing: int) -> tuple[_Unpack, tuple[None, ...], tuple[None, ...]]:
+    """How to read the figures of a monitor missing the figures of the mask `missing`: an
+    unpack of the seven figures' view, and the Nones before and after what it gives. The masks
+    monitors have (none missing; the host's throttling; a v1 cgroup's PSI) leave one run of
+    figures, read in one unpack with no loop; any other mask takes the per-figure path."""
+    present = [i for i in range(_PRESSURE_FIGURES) if not missing >> i & 1]
+    first, end = present[0], present[-1] + 1
+    if present != list(range(first, end)):
+        return _unpack_sparse(missing), (), ()
+    skipped_after = 8 * (_PRESSURE_FIGURES - end)
+    unpack = struct.Struct(f"{8 * first}x{end - first}d{skipped_after}x").unpack
+    return unpack, (None,) * first, (None,) * (_PRESSURE_FIGURES - end)
+
+
+# By mask (dm_call_pressure's return). 127, every figure missing, is DM_E_UNSUPPORTED instead.
+_PRESSURE_SHAPES = [_pressure_shape(missing) for missing in range(127)]
+# Looked up once: tuple.__new__ is an attribute lookup on a type at each use.
+_tuple_new = tuple.__new__
 
 
 def _reader(metrics: int, first: int, count: int, cls: type[_T]) -> Callable[[MonitorHandle], _T]:
@@ -305,32 +321,36 @@ class MonitorHandle:
     def pressure(self) -> Pressure:
         """The pressure readings (dm_monitor_pressure): None for a figure this monitor cannot
         have; raises NotSupportedError when it can have none, else any source's failure. The
-        hot path, as _reader's: one one-argument C call into a struct of this thread's own."""
+        hot path, as _reader's: one one-argument C call into a struct of this thread's own,
+        whose return (the mask of missing figures) picks how to read them."""
         calls = self._pressure_calls
         try:
             entry = calls.pop()
         except IndexError:  # every struct is in use by another thread: one more
             entry = _pressure_entry(self._mon)
         try:
-            rc = _dm_call_pressure(entry[0])
-            if rc:
-                rc = self._pressure_retry(rc, entry[0], None)
-            figures = _unpack_pressure(entry[1])
+            missing = _dm_call_pressure(entry[0])
+            if missing < 0:
+                missing = self._pressure_retry(missing, entry[0], None)
+            unpack, before, after = _PRESSURE_SHAPES[missing]
+            figures = unpack(entry[1])
         finally:
             calls.append(entry)
-        return _pressure_of(figures)
+        # tuple.__new__ skips a NamedTuple constructor's keyword handling; an empty tuple
+        # added costs nothing (the other tuple is returned as it is).
+        return _tuple_new(Pressure, before + figures + after)
 
     def pressure_at(self, now_ns: int) -> Pressure:
         """pressure() as if the monotonic clock read `now_ns` (tests)."""
         call, view = _pressure_entry(self._check_open())
         rc = lib.dm_monitor_pressure_at(call.mon, now_ns, ffi.addressof(call[0], "out"))
-        if rc:
-            self._pressure_retry(rc, call, now_ns)
-        return _pressure_of(_unpack_pressure(view))
+        missing = self._pressure_retry(rc, call, now_ns) if rc else call.out.unsupported
+        unpack, before, after = _PRESSURE_SHAPES[missing]
+        return _tuple_new(Pressure, before + unpack(view) + after)
 
     def _pressure_retry(self, rc: int, call: Any, now_ns: Optional[int]) -> int:
-        """A failed pressure call: grows a buffer a file outgrew and calls again; raises the
-        failure otherwise (or if it remains)."""
+        """A failed pressure call: grows a buffer a file outgrew and calls again, returning
+        the mask of missing figures; raises the failure otherwise (or if it remains)."""
         if rc == _DM_E_BUFFER:
             err = ffi.new("dm_error *")
             if lib.dm_monitor_grow(self._check_open(), PRESSURE, err) != lib.DM_OK:
@@ -342,7 +362,8 @@ class MonitorHandle:
                 rc = lib.dm_monitor_pressure_at(call.mon, now_ns, out)
         if rc:
             self._raise_pressure_failure(rc, call.out)
-        return rc
+        missing: int = call.out.unsupported
+        return missing
 
     def _raise_pressure_failure(self, rc: int, out: Any) -> None:
         self._check_open()

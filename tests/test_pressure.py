@@ -180,6 +180,19 @@ def write_psi(tree: FixtureTree, where: str, totals: dict[str, tuple[int, Option
         tree.write(where.format(name), psi(some, full))
 
 
+def test_every_mask_of_missing_figures_reads_back_with_its_nones() -> None:
+    """dm_call_pressure returns the mask of missing figures, and the binding reads the figures
+    by that mask: one unpack for a run of figures, a per-figure path for any other mask."""
+    call, view = _binding._pressure_entry(_binding.ffi.NULL)
+    figures = [float(i + 1) for i in range(7)]
+    for i, value in enumerate(figures):
+        setattr(call.out, Pressure._fields[i], value)
+    for missing in range(127):  # 127, every figure missing, is NotSupportedError instead
+        unpack, before, after = _binding._PRESSURE_SHAPES[missing]
+        got = before + unpack(view) + after
+        assert got == tuple(None if missing >> i & 1 else figures[i] for i in range(7)), missing
+
+
 HOST_PSI = "proc/pressure/{}"
 BEFORE = {"cpu": (1_000_000, 0), "memory": (2_000_000, 500_000), "io": (3_000_000, 1_000_000)}
 # Two seconds later: cpu +0.5 s (25 %), memory some +0.2 s (10 %), full +0.05 s (2.5 %),

@@ -152,7 +152,11 @@ int dm_monitor_pressure(dm_monitor *mon, dm_pressure *out)
 
 int dm_call_pressure(dm_pressure_call *call)
 {
-    return call != NULL ? dm_monitor_pressure(call->mon, &call->out) : DM_E_INVALID;
+    int r;
+    if (call == NULL)
+        return DM_E_INVALID;
+    r = dm_monitor_pressure(call->mon, &call->out);
+    return r == DM_OK ? (int)call->out.unsupported : r;
 }
 
 /* One figure through a one-argument call: the cheapest call a binding like cffi makes. */

@@ -149,7 +149,9 @@ typedef struct dm_pressure {
    again). */
 int dm_monitor_pressure(dm_monitor *mon, dm_pressure *out);
 int dm_monitor_pressure_at(dm_monitor *mon, int64_t now_ns, dm_pressure *out);
-/* dm_monitor_pressure in a one-argument call (see dm_call). */
+/* dm_monitor_pressure in a one-argument call (see dm_call). On success it returns
+   out.unsupported (0 or more) instead of DM_OK, so that a binding knows the shape of the
+   figures without reading the struct; a failure is a negative DM_E_* code, as ever. */
 typedef struct dm_pressure_call {
     dm_pressure out;
     dm_monitor *mon;
