@@ -256,15 +256,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             command.error("give FILEs or --store URL, one of the two")
         if args.files.count(STDIN) > 1:
             command.error("FILE - (standard input) may be given once")
-        # The monitor's options, given before "rank", would be dropped (one given with its
-        # default value changes nothing, and cannot be told apart).
+    if args.command in ("rank", "cluster"):
+        # The monitor's options, given before a command that measures nothing, would be
+        # dropped (one given with its default value changes nothing, and cannot be told apart).
         measuring = [
             action.option_strings[0]
             for action in _monitor_options(defaults=True)._actions
             if getattr(args, action.dest) != action.default
         ]
         if measuring:
-            parser.error(f"{', '.join(measuring)}: for the live view and report, not rank")
+            parser.error(
+                f"{', '.join(measuring)}: for the live view, report and publish, not {args.command}"
+            )
     if args.count is None:
         args.count = 0
     return args

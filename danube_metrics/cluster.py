@@ -60,7 +60,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
-from danube_metrics.errors import LeaseLostError, ReportFormatError, StoreUnavailableError
+from danube_metrics.errors import (
+    DanubeMetricsError,
+    LeaseLostError,
+    NotReadyError,
+    NotSupportedError,
+    ReportFormatError,
+    StoreUnavailableError,
+)
 from danube_metrics.loads import U64_MAX
 from danube_metrics.rankings import (
     BALANCED,
@@ -719,6 +726,14 @@ class LoadPublisher:
     :param make_report: builds the report instead (then ``monitor`` and ``topics`` are not
         used); its ``broker_id`` is set to this publisher's.
     :param ttl: the registration's TTL; the store's default (32 s) when None.
+    :param pressure: write the monitor's pressure stalls and throttling into each report (the
+        report's ``"pressure"`` object), so that rankings of the cluster see a saturated
+        broker. A monitor that can have none (macOS, Windows, a kernel without PSI in a v1
+        container without a quota) is said once in the log and its reports go without.
+    :param warmup: seconds from the start to the first report, so that a monitor opened just
+        before has rates to give. By default a second (or the interval when shorter) when the
+        publisher opens the shared monitor itself or its first pressure reading only took a
+        baseline, else none.
     """
 
     def __init__(
@@ -732,6 +747,8 @@ class LoadPublisher:
         *,
         make_report: Optional[Callable[[], LoadReport]] = None,
         on_publish: Optional[Callable[[LoadPublisher, LoadReport], None]] = None,
+        pressure: bool = True,
+        warmup: Optional[float] = None,
     ) -> None:
         if (
             isinstance(broker_id, bool)
@@ -751,6 +768,10 @@ class LoadPublisher:
         self.topics = topics
         self.make_report = make_report
         self.on_publish = on_publish
+        self.pressure = pressure
+        if warmup is not None and not (warmup >= 0 and math.isfinite(warmup)):
+            raise ValueError(f"warmup must be >= 0 seconds, got {warmup}")
+        self.warmup = warmup
         #: Reports written, attempts that failed (publish, renew or register), and the last
         #: failure's text (None once a publish succeeds after it).
         self.published = 0
@@ -761,7 +782,7 @@ class LoadPublisher:
         self._next_publish = 0.0
         self._next_renew = 0.0
         self._failures = 0
-        self._monitor_opened = False
+        self._monitor_ready = False
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -786,21 +807,51 @@ class LoadPublisher:
             else:
                 names.append(item)
         return generate_load_report(
-            len(names), names, self.monitor, topic_loads=loads, broker_id=self.broker_id
+            len(names),
+            names,
+            self.monitor,
+            topic_loads=loads,
+            broker_id=self.broker_id,
+            pressure=self.pressure,
         )
 
     def _open_monitor(self) -> float:
-        """Opens the shared monitor when this publisher measures through it, and returns how
-        long to wait before the first report: a monitor just opened has no rates yet (its
-        readings would be left out), so the first report waits a second, or the interval
-        when shorter."""
-        if self.make_report is not None or self.monitor is not None or self._monitor_opened:
+        """Readies the monitor this publisher measures through (the shared one unless given)
+        and returns how long to wait before the first report: a monitor just opened has no
+        rates yet, nor a pressure reading that only took its baseline (their figures would be
+        left out), so the first report then waits a second, or the interval when shorter."""
+        if self._monitor_ready:
             return 0.0
-        from danube_metrics.measure import _shared_monitor
+        if self.make_report is not None:
+            self._monitor_ready = True
+            return self.warmup or 0.0
+        fresh = False
+        if self.monitor is None:
+            from danube_metrics.measure import _shared_monitor
 
-        self.monitor = _shared_monitor()
-        self._monitor_opened = True
-        return min(1.0, self.interval)
+            self.monitor = _shared_monitor()
+            fresh = True
+        if self.pressure:
+            fresh = self._take_pressure_baseline() or fresh
+        self._monitor_ready = True
+        if self.warmup is not None:
+            return self.warmup
+        return min(1.0, self.interval) if fresh else 0.0
+
+    def _take_pressure_baseline(self) -> bool:
+        """Reads the pressure once, so that the first report has figures, and stops asking a
+        monitor that can have none. True when that reading only took the baseline."""
+        assert self.monitor is not None
+        try:
+            self.monitor.get_pressure()
+        except NotReadyError:
+            return True
+        except NotSupportedError as exc:
+            self.pressure = False
+            log.info("publisher %s: reports go without pressure: %s", self.broker_id, exc)
+        except DanubeMetricsError as exc:  # it may pass; each report says so if it stays
+            log.debug("publisher %s: pressure baseline: %s", self.broker_id, exc)
+        return False
 
     def step(self) -> float:
         """Does what is due (register, publish, renew) and returns the seconds until the next

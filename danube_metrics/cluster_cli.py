@@ -20,6 +20,7 @@ __all__ = [
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import threading
@@ -53,7 +54,9 @@ def add_cluster_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         description="Measures this machine and publishes its load report (upstream schema)\n"
         "to the store every INTERVAL seconds, registered under a lease of TTL seconds.\n"
         "Runs until Ctrl-C or SIGTERM, which remove the registration at once. In a\n"
-        "terminal it prints one status line per publish; otherwise only errors.",
+        "terminal it prints one status line per publish; otherwise only errors.\n"
+        "Each report carries the machine's pressure stalls and CPU throttling where the\n"
+        "kernel measures them, so that rankings of the cluster see a saturated broker.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_store_option(publish, required=True)
@@ -68,6 +71,12 @@ def add_cluster_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     publish.add_argument(
         "--ttl", type=positive_float, help="registration TTL in seconds (default: 32, as upstream)"
     )
+    publish.add_argument(
+        "--no-pressure",
+        dest="pressure",
+        action="store_false",
+        help="leave the pressure stalls and throttling out of the reports",
+    )
     # For tests: stop after N publishes. (Not "count": the top level's --count is the live view's.)
     publish.add_argument("--publishes", type=int, default=0, help=argparse.SUPPRESS)
 
@@ -75,8 +84,10 @@ def add_cluster_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         "cluster",
         help="watch every live broker of a store, ranked",
         description="Watches the store and prints every live broker, ranked (least loaded\n"
-        "first), with its report's age and saturation (the higher of CPU % and memory\n"
-        "%), at each refresh, until Ctrl-C.",
+        "first), with its report's age and whether it is saturated (its report's pressure\n"
+        "stalls or CPU throttling past the rankings' thresholds; '-' for a report without\n"
+        "pressure), at each change and at least every REFRESH seconds, until Ctrl-C. In a\n"
+        "terminal the table is cut to the window.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_store_option(cluster, required=True)
@@ -92,46 +103,67 @@ def add_cluster_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _status_line(publisher: LoadPublisher, report: LoadReport) -> str:
+    """One publish, short enough for an 80-column terminal (the store and broker are said once,
+    on the line before the first)."""
     figures = []
     for resource in (ResourceType.CPU, ResourceType.Memory):
         value = report.usage(resource)
         figures.append(f"{resource.value} {'-' if value is None else f'{value:.1f} %'}")
+    failed = f"; {publisher.failed} failed" if publisher.failed else ""
     return (
-        f"{time.strftime('%H:%M:%S')} broker {publisher.broker_id}: published "
-        f"#{publisher.published} to {publisher.store!r} ({', '.join(figures)}; "
-        f"{report.topics_len} topics; {publisher.failed} failed)"
+        f"{time.strftime('%H:%M:%S')} published #{publisher.published}: {', '.join(figures)}, "
+        f"{report.topics_len} topics{failed}"
     )
 
 
 def run_publish(args: argparse.Namespace, out: TextIO, max_bytes: int) -> int:
-    from danube_metrics.cli import read_topics
+    from danube_metrics.cli import _make_monitor, read_topics
+    from danube_metrics.liveview import ELLIPSIS, _encodes, clip_to_width
 
     topics = read_topics(args.topics_file, max_bytes) if args.topics_file else []
-    store = open_store(args.store)
     done = threading.Event()
     terminal = out.isatty()
+    ascii_only = not _encodes(out, ELLIPSIS)
+
+    def say(line: str) -> None:
+        out.write(clip_to_width(line, shutil.get_terminal_size().columns, ascii_only) + "\n")
+        out.flush()
 
     def said(publisher: LoadPublisher, report: LoadReport) -> None:
         if terminal:
-            out.write(_status_line(publisher, report) + "\n")
-            out.flush()
+            say(_status_line(publisher, report))
         if args.publishes and publisher.published >= args.publishes:
             done.set()
 
-    publisher = LoadPublisher(
-        store, args.broker_id, interval=args.interval, ttl=args.ttl, topics=topics, on_publish=said
-    )
-    previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        publisher.start()
-        while not done.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass  # Ctrl-C is how a publisher ends
-    finally:
-        publisher.stop()
-        signal.signal(signal.SIGTERM, previous)
-        store.close()
+    # The monitor of --mode, --root and --interfaces (given before "publish").
+    with _make_monitor(args) as monitor, open_store(args.store) as store:
+        publisher = LoadPublisher(
+            store,
+            args.broker_id,
+            monitor,
+            interval=args.interval,
+            ttl=args.ttl,
+            topics=topics,
+            on_publish=said,
+            pressure=args.pressure,
+            warmup=min(1.0, args.interval),  # the monitor was opened just now
+        )
+        if terminal:
+            say(
+                f"broker {args.broker_id} publishing to {args.store} every "
+                f"{publisher.interval:g} s, TTL {publisher.ttl:g} s (Ctrl-C stops and "
+                "withdraws it)"
+            )
+        previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+        try:
+            publisher.start()
+            while not done.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how a publisher ends
+        finally:
+            publisher.stop()
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 
@@ -143,6 +175,24 @@ def _wait_synced(view: ClusterView, what: str) -> None:
                 f"{what}: no answer within {SYNC_TIMEOUT:g} s ({view.last_error})"
             )
         time.sleep(0.05)
+
+
+_SATURATED = "saturated: "  # how the rankings' notes name a saturation signal
+# A view of many brokers changes many times a second: the table is drawn at most this often.
+MIN_REDRAW_SECONDS = 0.1
+
+
+def fit_to_terminal(text: str, columns: int, rows: int, ascii_only: bool = False) -> str:
+    """The table cut to a terminal: each line to its columns, and to its rows (less one, for
+    the cursor) with a last line that says how many were left out."""
+    from danube_metrics.liveview import clip_to_width
+
+    lines = text.split("\n")
+    room = max(1, rows - 1)
+    if len(lines) > room:
+        hidden = len(lines) - (room - 1)
+        lines = [*lines[: room - 1], f"  ({hidden} more lines: a taller window shows them)"]
+    return "\n".join(clip_to_width(line, columns, ascii_only) for line in lines)
 
 
 def render_cluster(view: ClusterView, strategy: str, now: Optional[float] = None) -> str:
@@ -158,7 +208,7 @@ def render_cluster(view: ClusterView, strategy: str, now: Optional[float] = None
             "broker",
             "score",
             "age",
-            "saturation",
+            "saturated",
             "CPU %",
             "memory %",
             "disk",
@@ -166,17 +216,20 @@ def render_cluster(view: ClusterView, strategy: str, now: Optional[float] = None
             "topics",
         ]
     ]
+    saturated: list[str] = []
     for place, s in enumerate(scores, 1):
         report = reports[s.broker_id]
         figures = [report.usage(r) for r in ResourceType]
-        percents = [v for v in figures[:2] if v is not None]
+        if s.saturated:
+            signals = [n[len(_SATURATED) :] for n in s.notes if n.startswith(_SATURATED)]
+            saturated.append(f"  broker {s.broker_id} saturated: {'; '.join(signals)}")
         rows.append(
             [
                 str(place) if s.eligible else "-",
                 str(s.broker_id),
                 f"{s.score:.2f}" if s.eligible else "stale",
                 f"{when - report.timestamp:.0f} s",
-                f"{max(percents):.1f} %" if percents else "-",
+                "-" if report.pressure is None else "yes" if s.saturated else "no",
                 *("-" if v is None else f"{v:.1f}" for v in figures[:2]),
                 *("-" if v is None else human_bytes(v) for v in figures[2:]),
                 str(report.topics_len),
@@ -188,6 +241,7 @@ def render_cluster(view: ClusterView, strategy: str, now: Optional[float] = None
         f"{strategy}, at {time.strftime('%H:%M:%S', time.localtime(when))}"
     ]
     lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines += saturated
     if view.skipped:
         lines.append(
             f"  skipped: {'; '.join(f'{k}: {v}' for k, v in sorted(view.skipped.items()))}"
@@ -198,22 +252,32 @@ def render_cluster(view: ClusterView, strategy: str, now: Optional[float] = None
 
 
 def run_cluster(args: argparse.Namespace, out: TextIO) -> int:
+    from danube_metrics.liveview import ELLIPSIS, _encodes
+
     store = open_store(args.store)
     refreshed = threading.Event()
     with ClusterView(store, on_change=lambda _: refreshed.set()) as view:
         _wait_synced(view, args.store)
         terminal = out.isatty()
+        ascii_only = not _encodes(out, ELLIPSIS)
         shown = 0
         try:
             while True:
                 text = render_cluster(view, args.strategy)
-                out.write(("\x1b[H\x1b[2J" if terminal else "") + text + "\n")
+                if terminal:
+                    size = shutil.get_terminal_size()
+                    text = "\x1b[H\x1b[2J" + fit_to_terminal(
+                        text, size.columns, size.lines, ascii_only
+                    )
+                drawn = time.monotonic()
+                out.write(text + "\n")
                 out.flush()
                 shown += 1
                 if args.refreshes and shown >= args.refreshes:
                     return 0
                 refreshed.wait(args.refresh)
                 refreshed.clear()
+                time.sleep(max(0.0, drawn + MIN_REDRAW_SECONDS - time.monotonic()))
         except KeyboardInterrupt:
             return 0
         finally:

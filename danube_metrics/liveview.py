@@ -382,25 +382,29 @@ class LiveView:
         return indent + sparkline(values, self._top(key), self.sparks)
 
     def _fit(self, text: str, width: Optional[int]) -> str:
-        """`text` made safe for a terminal (control characters and lone surrogates, which an
-        error naming a file may hold, shown as '?') and cut with an ellipsis to `width`."""
-        text = "".join(
-            "?"
-            if unicodedata.category(c) in ("Cc", "Cs") or (self.ascii_only and ord(c) > 127)
-            else c
-            for c in text
-        )
-        if width is None or text_width(text) <= width:
-            return text
-        end = self.ellipsis if text_width(self.ellipsis) <= width else ""
-        room = width - text_width(end)
-        cut = []
-        for c in text:
-            room -= _char_width(c)
-            if room < 0:
-                break
-            cut.append(c)
-        return "".join(cut) + end
+        return clip_to_width(text, width, self.ascii_only)
+
+
+def clip_to_width(text: str, width: Optional[int], ascii_only: bool = False) -> str:
+    """`text` made safe for a terminal (control characters and lone surrogates, which an error
+    naming a file may hold, shown as '?'; with `ascii_only`, anything beyond ASCII too) and cut
+    with an ellipsis to `width` columns (None: not cut)."""
+    text = "".join(
+        "?" if unicodedata.category(c) in ("Cc", "Cs") or (ascii_only and ord(c) > 127) else c
+        for c in text
+    )
+    if width is None or text_width(text) <= width:
+        return text
+    ellipsis = ASCII_ELLIPSIS if ascii_only else ELLIPSIS
+    end = ellipsis if text_width(ellipsis) <= width else ""
+    room = width - text_width(end)
+    cut = []
+    for c in text:
+        room -= _char_width(c)
+        if room < 0:
+            break
+        cut.append(c)
+    return "".join(cut) + end
 
 
 def readings_json(readings: Readings) -> str:

@@ -582,11 +582,15 @@ def test_rank_exits_3_when_no_broker_can_be_chosen(tmp_path: Path) -> None:
         (["--count", "0", "report"], "--count is for the live view, not report"),
         (
             ["--root", "/x", "--interval", "2", "rank", "r.json"],
-            "--root, --interval: for the live view and report, not rank",
+            "--root, --interval: for the live view, report and publish, not rank",
+        ),
+        (
+            ["--mode", "host", "cluster", "--store", "dir:///x"],
+            "--mode: for the live view, report and publish, not cluster",
         ),
         (
             ["--mode", "host", "--interfaces", "lo", "rank", "r.json"],
-            "--mode, --interfaces: for the live view and report, not rank",
+            "--mode, --interfaces: for the live view, report and publish, not rank",
         ),
         (["--json", "report"], "--json is for the live view and rank; report always prints JSON"),
         (

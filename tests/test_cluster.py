@@ -429,7 +429,7 @@ def test_command_line_publish_cluster_and_rank_on_a_folder(tmp_path: Path) -> No
         assert report.broker_id == 4 and report.usage(ResourceType.CPU) is not None
         shown = run_python("-m", "danube_metrics", "cluster", "--store", url, "--refreshes", "1")
         assert shown.returncode == 0, shown.stderr
-        assert "1 live broker" in shown.stdout and "saturation" in shown.stdout
+        assert "1 live broker" in shown.stdout and "saturated" in shown.stdout
         ranked = run_python("-m", "danube_metrics", "rank", "--store", url, "--json")
         assert ranked.returncode == 0, ranked.stderr
         assert json.loads(ranked.stdout)["strategies"]["balanced"]["chosen"] == 4
