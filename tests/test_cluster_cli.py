@@ -7,8 +7,6 @@ On folder stores: no etcd is needed. tests/test_cluster.py has the fault tests.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +16,7 @@ from typing import Callable
 
 import pytest
 from conftest import run_python
-from test_liveview import Tmux, exit_line
+from tmux import Tmux, exit_line, tmux_windows
 
 from danube_metrics.cluster import ClusterView, DirectoryStore
 from danube_metrics.cluster_cli import fit_to_terminal, render_cluster
@@ -38,22 +36,7 @@ def host_has_psi() -> bool:
 
 @pytest.fixture()
 def tmux_run(tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
-    if shutil.which("tmux") is None or shutil.which("bash") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tmux is missing: CI must install it (.ci/run)")
-        pytest.skip("tmux is not installed (apt-get install tmux)")
-    started: list[Tmux] = []
-
-    def start(*args: str, width: int, height: int) -> Tmux:
-        folder = tmp_path / f"tmux{len(started)}"
-        folder.mkdir()
-        command = [sys.executable, "-m", "danube_metrics", *args]
-        started.append(Tmux(folder, command, width, height))
-        return started[-1]
-
-    yield start
-    for t in started:
-        t.close()
+    yield from tmux_windows(tmp_path)
 
 
 def until_exit(t: Tmux) -> list[str]:
