@@ -772,6 +772,10 @@ class LoadPublisher:
         if warmup is not None and not (warmup >= 0 and math.isfinite(warmup)):
             raise ValueError(f"warmup must be >= 0 seconds, got {warmup}")
         self.warmup = warmup
+        # What the last reports left out: a reading that fails the same way at every report
+        # (a v1 blkio that does not count) is said once, and again after it recovered.
+        self._said_left_out: set[str] = set()
+        self._left_out_now: set[str] = set()
         #: Reports written, attempts that failed (publish, renew or register), and the last
         #: failure's text (None once a publish succeeds after it).
         self.published = 0
@@ -799,6 +803,7 @@ class LoadPublisher:
 
         names: list[str] = []
         loads: list[TopicLoad] = []
+        self._said_left_out, self._left_out_now = self._left_out_now, set()
         source = self.topics() if callable(self.topics) else (self.topics or [])
         for item in source:
             if isinstance(item, TopicLoad):
@@ -813,7 +818,14 @@ class LoadPublisher:
             topic_loads=loads,
             broker_id=self.broker_id,
             pressure=self.pressure,
+            on_left_out=self._left_out,
         )
+
+    def _left_out(self, name: str, err: DanubeMetricsError) -> None:
+        said = f"{name}: {err}"
+        self._left_out_now.add(said)
+        if said not in self._said_left_out:
+            log.warning("publisher %s: %s left out of its reports: %s", self.broker_id, name, err)
 
     def _open_monitor(self) -> float:
         """Readies the monitor this publisher measures through (the shared one unless given)

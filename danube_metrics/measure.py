@@ -53,6 +53,7 @@ def generate_load_report(
     topic_loads: Optional[Iterable[TopicLoad]] = None,
     broker_id: Optional[int] = None,
     pressure: bool = False,
+    on_left_out: Optional[Callable[[str, DanubeMetricsError], None]] = None,
 ) -> LoadReport:
     """Measures the machine and builds a LoadReport.
 
@@ -71,6 +72,9 @@ def generate_load_report(
         (:class:`~danube_metrics.errors.NotSupportedError` where no figure can be had, or
         any other package error), the report has no pressure, with a warning naming the
         cause, as a failed resource is left out.
+    :param on_left_out: called with the reading's name (``"cpu"``, ``"memory"``, ``"disk"``,
+        ``"network"``, ``"pressure"``) and its error for each one left out, instead of the
+        warning (a publisher says a lasting failure once, not at every report).
     :raises TypeError: for an argument of the wrong type, named: ``topics_len``, ``timestamp``
         and ``broker_id`` must be ints (not bools), ``topic_list`` an iterable of str other
         than a str itself (which would be taken as its characters), ``topic_loads`` an
@@ -121,9 +125,10 @@ def generate_load_report(
         loads.append(SystemLoad(ResourceType.DiskIO, readings.disk.total_bytes_per_sec()))
     if readings.network is not None:
         loads.append(SystemLoad(ResourceType.NetworkIO, readings.network.total_bytes_per_sec()))
+    left_out = on_left_out if on_left_out is not None else _warn_left_out
     for name, err in readings.errors.items():
-        log.warning("load report: %s left out: %s", name, err)
-    saturation = _pressure_of(mon) if pressure else None
+        left_out(name, err)
+    saturation = _pressure_of(mon, left_out) if pressure else None
     return LoadReport(
         loads,
         topics_len,
@@ -140,14 +145,20 @@ def generate_load_report(
     )
 
 
-def _pressure_of(mon: ResourceMonitor) -> Optional[Pressure]:
-    """The monitor's pressure, or None with a warning when it cannot be read. Left out rather
-    than written as nulls: a null figure says that this monitor can never have it, which a
-    failure now (not ready, a file unreadable) does not say."""
+def _warn_left_out(name: str, err: DanubeMetricsError) -> None:
+    log.warning("load report: %s left out: %s", name, err)
+
+
+def _pressure_of(
+    mon: ResourceMonitor, left_out: Callable[[str, DanubeMetricsError], None]
+) -> Optional[Pressure]:
+    """The monitor's pressure, or None (said to `left_out`) when it cannot be read. Left out
+    rather than written as nulls: a null figure says that this monitor can never have it,
+    which a failure now (not ready, a file unreadable) does not say."""
     try:
         return mon.get_pressure()
     except DanubeMetricsError as err:
-        log.warning("load report: pressure left out: %s", err)
+        left_out("pressure", err)
         return None
 
 
