@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,7 @@ def _serve(port_out: Any, rate: float) -> None:
 
 def _danube_at(revision: str, into: Path) -> Path:
     """``danube_metrics`` as it was at ``revision``, unpacked under ``into``."""
+    into.mkdir(parents=True)
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", revision, "danube_metrics"],
         check=True,
@@ -174,7 +176,7 @@ def view_cost(port: int, seconds: float, package_root: Path) -> dict[str, float]
 
 
 def replay_rows(
-    seconds: float = 5.0, rounds: int = 3, rate: float = 1000.0, against: str = ""
+    seconds: float = 5.0, rounds: int = 3, rate: float = 1000.0, against: Sequence[str] = ()
 ) -> dict[str, list[dict[str, float]]]:
     context = multiprocessing.get_context("fork")
     ports = context.Queue()
@@ -185,9 +187,9 @@ def replay_rows(
         port = ports.get(timeout=120)
         with tempfile.TemporaryDirectory() as tmp:
             roots = {"this tree": ROOT}
-            if against:
-                roots[against] = _danube_at(against, Path(tmp))
-                results[against] = []
+            for revision in against:
+                roots[revision] = _danube_at(revision, Path(tmp) / revision)
+                results[revision] = []
             for _ in range(rounds):
                 for name, root in roots.items():
                     results[name].append(view_cost(port, seconds, root))
@@ -210,7 +212,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="each measurement's window")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rate", type=float, default=1000.0, help="writes a second streamed")
-    ap.add_argument("--against", default="", help="also run another revision's view (git rev)")
+    ap.add_argument(
+        "--against", action="append", default=[], help="also run this revision's view (git rev)"
+    )
     args = ap.parse_args()
     replay_rows(args.seconds, args.rounds, args.rate, args.against)
 

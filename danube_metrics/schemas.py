@@ -174,7 +174,10 @@ def _plain_json(text: str | bytes) -> Any:
     """``json.loads(text)`` refusing NaN and Infinity, with one decoder made once (json.loads
     makes one per call when given an option, a few microseconds of a small report's read)."""
     if isinstance(text, (bytes, bytearray)):
-        text = text.decode(json.detect_encoding(text), "surrogatepass")
+        # json.detect_encoding's answer, without its call, for text that starts with "{" and
+        # no NUL after it (no BOM starts so): UTF-8.
+        plain = text[:1] == b"{" and text[1:2] != b"\x00"
+        text = text.decode("utf-8" if plain else json.detect_encoding(text), "surrogatepass")
     return _PLAIN_JSON.decode(text)
 
 
