@@ -4,6 +4,7 @@
   registration's ``publish`` until a ClusterView's ``on_change`` has it;
 - the CPU of a view process watching 1,000 brokers that publish every second (target < 10 % of
   a core), with the writes' rate it saw;
+- the same view's CPU on a replayed watch stream (benchmarks/view_replay.py, no etcd);
 - ``rank`` of 1,000 brokers (target < 2 ms);
 - a publisher's cost to its process at one report every 5 s (target < 0.1 % of a core): the
   CPU per report (measure, write, renew) times one report every 5 s.
@@ -287,6 +288,11 @@ def cluster_rows(quick: bool) -> dict[str, object]:
             "(target < 0.1 %)"
         )
         results["publisher"] = cost
+        # The same view on a replayed stream first (no etcd or writers on the cores): the
+        # floor the live row's figure stands on.
+        from view_replay import replay_rows
+
+        results["view_replay"] = replay_rows(5.0, 1 if quick else 3)
         view = view_cpu(cluster, 1000, 5.0 if quick else 15.0)
         print(
             f"cluster: view of {view['brokers']:.0f} brokers: {view['cpu_percent']:.1f} % of a "

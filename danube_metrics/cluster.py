@@ -381,13 +381,27 @@ def _prefix_end(prefix: bytes) -> bytes:
     return prefix[:-1] + bytes([prefix[-1] + 1])
 
 
-# Bytes asked of a watch stream at a time: the most a chunked one returns (a whole chunk is
-# returned as soon as it is in), and requests' own for a stream not chunked, where a read
-# waits until that many bytes are in.
+# Bytes asked of a watch stream at a time: a read returns what has come, up to the end of the
+# HTTP chunk it is in (etcd writes each watch response as one chunk).
 _WATCH_READ = 65536
 # Keys whose parts a store remembers: two per broker, for many more brokers than a cluster has.
 _KEYS_REMEMBERED = 65536
+# A stream that is not chunked (a proxy's): requests' own read size, where a read waits until
+# that many bytes are in.
 _UNCHUNKED_READ = 512
+# The gateway writes UTF-8 (JSON's own encoding), so a line is decoded as such and read by one
+# decoder made once.
+_WATCH_JSON = json.JSONDecoder()
+
+
+class _WatchPosition:
+    """Where a watch is: the last revision seen, and whether the current stream was heard."""
+
+    __slots__ = ("heard", "revision")
+
+    def __init__(self, revision: int) -> None:
+        self.revision = revision
+        self.heard = False
 
 
 class _Resync(Exception):
@@ -550,42 +564,44 @@ class EtcdStore(ReportStore):
     def watch(self, stop: threading.Event) -> Iterator[StoreEvent]:
         revision, snapshot = self.snapshot()
         yield snapshot
+        position = _WatchPosition(revision)
         failures = 0
         while not stop.is_set():
             try:
-                for event_revision, change in self._stream(revision + 1, stop):
-                    revision = max(revision, event_revision)
-                    failures = 0
-                    if change is not None:
-                        yield change
+                yield from self._stream(position, stop)
             except _Resync:
-                revision, snapshot = self.snapshot()
+                position.revision, snapshot = self.snapshot()
                 yield snapshot
             except StoreUnavailableError:
                 # The member went away: another one carries on from the same revision. Only
                 # when none answers does the caller hear of it.
-                failures += 1
+                failures = 1 if position.heard else failures + 1
                 if failures >= len(self._clients):
                     raise
                 with self._lock:
                     self._current = (self._current + 1) % len(self._clients)
+            else:
+                if position.heard:
+                    failures = 0
 
-    def _stream(self, start: int, stop: threading.Event) -> Iterator[tuple[int, Optional[Change]]]:
-        """Watch responses from ``start`` on one endpoint, as (revision, change or None), until
-        the stream breaks, idles for ``watch_idle`` seconds, or ``stop`` is set."""
+    def _stream(self, position: _WatchPosition, stop: threading.Event) -> Iterator[Change]:
+        """The changes after ``position`` from one endpoint, ``position`` kept up to date,
+        until the stream breaks, idles for ``watch_idle`` seconds, or ``stop`` is set."""
         import requests
 
         with self._lock:
             index = self._current
         client = self._clients[index]
+        where = f"etcd: watch: {self.endpoints[index]}"
         base = (self.prefix + "/").encode()
         request: dict[str, Any] = {
             "create_request": {
                 "key": _b64(base),
                 "range_end": _b64(_prefix_end(base)),
-                "start_revision": start,
+                "start_revision": position.revision + 1,
             }
         }
+        position.heard = False
         try:
             response = client.session.post(
                 client.get_url("watch"),
@@ -594,57 +610,83 @@ class EtcdStore(ReportStore):
                 timeout=(self.timeout, self.watch_idle),
             )
         except requests.RequestException as exc:
-            raise StoreUnavailableError(
-                f"etcd: watch: {self.endpoints[index]}: {_short(exc)}"
-            ) from exc
+            raise StoreUnavailableError(f"{where}: {_short(exc)}") from exc
         with self._lock:
             self._streams.add(response)
         try:
             if response.status_code != 200:
-                raise StoreUnavailableError(
-                    f"etcd: watch: {self.endpoints[index]}: HTTP {response.status_code}"
-                )
+                raise StoreUnavailableError(f"{where}: HTTP {response.status_code}")
             # etcd writes each watch response as an HTTP chunk, and a chunked read returns a
             # chunk as soon as it is in, whatever the size asked: ask for whole ones (requests'
-            # default, 512 bytes, cuts each response in three and costs a tenth of the view).
+            # default, 512 bytes, cut each response in three). Through requests' own reader,
+            # which turns urllib3's errors into its own (its line splitter, a generator over
+            # it, is left out: a view of 1,000 brokers reads a response per change).
             read_size = _WATCH_READ if response.raw.chunked else _UNCHUNKED_READ
-            for line in response.iter_lines(chunk_size=read_size):
-                if stop.is_set():
-                    return
-                if not line.strip():
-                    continue
-                message = json.loads(line)
-                if "error" in message:
-                    raise StoreUnavailableError(f"etcd: watch: {message['error']}")
-                result = message.get("result", {})
-                if result.get("compact_revision") or result.get("canceled"):
-                    raise _Resync()
-                revision = int(result.get("header", {}).get("revision", start - 1))
-                events = result.get("events", [])
-                if not events:
-                    yield revision, None
-                for event in events:
-                    change = self._change(event["kv"], deleted=event.get("type") == "DELETE")
-                    yield int(event["kv"].get("mod_revision", revision)), change
+            yield from self._changes(response.iter_content(read_size), position, stop)
         except requests.exceptions.ConnectionError as exc:
             # Also how an idle read ends (urllib3's read timeout): renew the watch in place.
             if stop.is_set() or "timed out" in str(exc).lower():
                 return
-            raise StoreUnavailableError(
-                f"etcd: watch: {self.endpoints[index]}: {_short(exc)}"
-            ) from exc
+            raise StoreUnavailableError(f"{where}: {_short(exc)}") from exc
         except (requests.RequestException, ValueError, OSError) as exc:
             if stop.is_set():
                 return
-            raise StoreUnavailableError(
-                f"etcd: watch: {self.endpoints[index]}: {_short(exc)}"
-            ) from exc
+            raise StoreUnavailableError(f"{where}: {_short(exc)}") from exc
         finally:
             with self._lock:
                 self._streams.discard(response)
             response.close()
         if not stop.is_set():
-            raise StoreUnavailableError(f"etcd: watch: {self.endpoints[index]}: the stream ended")
+            raise StoreUnavailableError(f"{where}: the stream ended")
+
+    def _changes(
+        self, chunks: Iterator[bytes], position: _WatchPosition, stop: threading.Event
+    ) -> Iterator[Change]:
+        """Each change the watch responses in ``chunks`` carry (one JSON line each), until
+        the chunks end or ``stop`` is set."""
+        key_parts = self._key_parts
+        decode = _WATCH_JSON.decode
+        pending = b""
+        for data in chunks:
+            if stop.is_set():
+                return
+            if pending:
+                data = pending + data
+            lines = data.split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                if not line.strip():
+                    continue
+                message = decode(line.decode("utf-8"))
+                if "error" in message:
+                    raise StoreUnavailableError(f"etcd: watch: {message['error']}")
+                position.heard = True
+                result = message.get("result", {})
+                if result.get("compact_revision") or result.get("canceled"):
+                    raise _Resync()
+                events = result.get("events")
+                if not events:
+                    revision = int(result.get("header", {}).get("revision", 0))
+                    position.revision = max(position.revision, revision)
+                    continue
+                for event in events:
+                    kv = event["kv"]
+                    if "mod_revision" in kv:
+                        revision = int(kv["mod_revision"])
+                    else:
+                        revision = int(result.get("header", {}).get("revision", 0))
+                    if revision > position.revision:
+                        position.revision = revision
+                    encoded = kv.get("key", "")
+                    parts = key_parts.get(encoded)
+                    if parts is None:
+                        parts = self._key_parts_of(encoded)
+                    if not parts:
+                        continue  # not a broker's key
+                    if event.get("type") == "DELETE":
+                        yield Change(parts[0], parts[1], None)
+                    else:
+                        yield Change(parts[0], parts[1], binascii.a2b_base64(kv.get("value", "")))
 
     def interrupt(self) -> None:
         with self._lock:
@@ -995,7 +1037,10 @@ class ClusterView:
         self._reports: dict[int, LoadReport] = {}
         self._orphans: set[str] = set()
         self._changes = 0
-        self._cond = threading.Condition()
+        self._broker_ids: dict[str, Optional[int]] = {}
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._waiting = 0
         self._selector = BrokerSelector()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -1043,34 +1088,34 @@ class ClusterView:
                 self._stop.wait(backoff_delay(failures, BACKOFF_CAP / 5))
 
     def _apply(self, event: StoreEvent) -> None:
-        with self._cond:
+        with self._lock:
             if isinstance(event, Snapshot):
-                touched: Iterable[str] = (
-                    set(self._loads) | set(event.loads) | set(self._reports_by_name())
-                )
+                touched = set(self._loads) | set(event.loads) | set(self._reports_by_name())
                 self._loads = dict(event.loads)
                 self._registered = set(event.registered)
                 self.synced = True
+                changed = False
+                for name in touched:
+                    changed = self._settle(name) or changed
             else:
+                name = event.broker
                 if event.kind == "load":
                     if event.value is None:
-                        self._loads.pop(event.broker, None)
+                        self._loads.pop(name, None)
                     else:
-                        self._loads[event.broker] = event.value
+                        self._loads[name] = event.value
                 elif event.value is None:
-                    self._registered.discard(event.broker)
+                    self._registered.discard(name)
                 else:
-                    self._registered.add(event.broker)
-                touched = (event.broker,)
-            # Per event, only the brokers it touched: a view of 1,000 brokers must not walk
-            # them all at each write.
-            changed = False
-            for name in touched:
-                changed = self._settle(name) or changed
+                    self._registered.add(name)
+                # Only the broker it touched: a view of 1,000 brokers must not walk them all
+                # at each write.
+                changed = self._settle(name)
             self.unregistered = len(self._orphans)
             if changed:
                 self._changes += 1
-            self._cond.notify_all()
+                if self._waiting:
+                    self._cond.notify_all()
         if changed and self.on_change is not None:
             try:
                 self.on_change(self)
@@ -1080,10 +1125,20 @@ class ClusterView:
     def _reports_by_name(self) -> list[str]:
         return [str(broker) for broker in self._reports]
 
+    def _broker_of(self, name: str) -> Optional[int]:
+        """The broker id a key's last part names (None: none), remembered (bounded, against
+        a writer of many keys)."""
+        if name in self._broker_ids:
+            return self._broker_ids[name]
+        if len(self._broker_ids) >= _KEYS_REMEMBERED:
+            self._broker_ids.clear()
+        broker = self._broker_ids[name] = _broker_id(name)
+        return broker
+
     def _settle(self, name: str) -> bool:
         """Brings broker ``name``'s entry in line with its raw values (lock held); True when
         the live reports changed."""
-        broker = _broker_id(name)
+        broker = self._broker_of(name)
         value = self._loads.get(name)
         self._orphans.discard(name)
         if value is None:
@@ -1109,7 +1164,8 @@ class ClusterView:
             self.skipped[name] = "a report without a registration"
             self._orphans.add(name)
             return self._reports.pop(broker, None) is not None
-        self.skipped.pop(name, None)
+        if self.skipped:
+            self.skipped.pop(name, None)
         if self._reports.get(broker) is not report:
             self._reports[broker] = report
             self._received[broker] = time.time()
@@ -1186,5 +1242,10 @@ class ClusterView:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._cond.wait(min(left, 0.5))
+                # Counted, so that a change is only announced to someone waiting.
+                self._waiting += 1
+                try:
+                    self._cond.wait(min(left, 0.5))
+                finally:
+                    self._waiting -= 1
             return True

@@ -10,8 +10,9 @@ __all__ = ["SCHEMAS", "SEED", "UPSTREAM", "UPSTREAM_VERSION", "detect_schema"]
 import functools
 import json
 import sys
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import chain
+from itertools import chain, compress, cycle
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -21,6 +22,7 @@ from danube_metrics.loads import (
     PRESSURE_FIELDS,
     TOPIC_COUNT_FIELDS,
     TOPIC_FIELDS,
+    U64_MAX,
     ResourceType,
     SystemLoad,
     TopicLoad,
@@ -106,7 +108,9 @@ def read_json(
     exactly two quotes per key and string of the decoded document dropped no key. When the
     count differs (a key given twice, or just an escaped quote), or the text holds NaN or
     Infinity, or the report is refused, the text is read again the careful way, which decides:
-    the fast way only accepts what the careful way accepts.
+    the fast way only accepts what the careful way accepts. A plain upstream report (what a
+    broker writes: see :func:`_plain_upstream`) is read the fast way with each rule a single
+    comparison.
 
     :raises ReportFormatError: for invalid JSON or a malformed report.
     :raises ValueError: for an unknown ``schema``.
@@ -122,13 +126,17 @@ def read_json(
     except (ValueError, UnicodeDecodeError) as exc:
         raise ReportFormatError(f"not valid JSON: {exc}") from None
     if isinstance(data, dict):
+        quotes = text.count('"') if isinstance(text, str) else text.count(b'"')
+        if schema != SEED:
+            plain = _plain_upstream(cls, data, quotes)
+            if plain is not None:
+                return plain
         try:
             told = schema or detect_schema(data)
             report = _read(cls, data, told, owned=True)
         except ReportFormatError:
             pass  # the careful way gives the error, a key given twice being the first
         else:
-            quotes = text.count('"') if isinstance(text, str) else text.count(b'"')
             if quotes == 2 * _string_tokens(data, told):
                 return report
     return _read(cls, decode_json(text), schema, owned=True)
@@ -166,7 +174,10 @@ def _plain_json(text: str | bytes) -> Any:
     """``json.loads(text)`` refusing NaN and Infinity, with one decoder made once (json.loads
     makes one per call when given an option, a few microseconds of a small report's read)."""
     if isinstance(text, (bytes, bytearray)):
-        text = text.decode(json.detect_encoding(text), "surrogatepass")
+        # json.detect_encoding's answer, without its call, for text that starts with "{" and
+        # no NUL after it (no BOM starts so): UTF-8.
+        plain = text[:1] == b"{" and text[1:2] != b"\x00"
+        text = text.decode("utf-8" if plain else json.detect_encoding(text), "surrogatepass")
     return _PLAIN_JSON.decode(text)
 
 
@@ -478,4 +489,99 @@ def _parse_upstream(cls: type[LoadReport], data: Mapping[str, Any], owned: bool)
         total_message_rate=f.by_rule("total_message_rate", u64, 0),
         total_lag_messages=f.by_rule("total_lag_messages", u64, 0),
         pressure=_parse_pressure(f),
+    )
+
+
+_UPSTREAM_FIELDS = frozenset(("resources_usage", "timestamp", *_UPSTREAM_MARKERS, _PRESSURE))
+_UPSTREAM_NEEDED = frozenset(_UPSTREAM_REQUIRED)
+_TOPIC_KEYS = {TOPIC_FIELDS}
+# A plain topic's value types, and which of them are counts, in TOPIC_FIELDS order.
+_TOPIC_TYPES = tuple(
+    str if n == "topic_name" else float if n == "byte_rate_mbps" else int for n in TOPIC_FIELDS
+)
+_TOPIC_COUNTS = tuple(n in TOPIC_COUNT_FIELDS for n in TOPIC_FIELDS)
+_TOPIC_NAME_AT = TOPIC_FIELDS.index("topic_name")
+_TOPIC_MBPS_AT = TOPIC_FIELDS.index("byte_rate_mbps")
+_FLOAT_MAX = sys.float_info.max
+
+
+def _plain_upstream(
+    cls: type[LoadReport], data: dict[str, Any], quotes: int
+) -> Optional[LoadReport]:
+    """The report of a plain upstream document, decoded by ``json.loads`` from text of
+    ``quotes`` quotes; None when it is not plain (then the usual way reads it, which decides).
+
+    Plain is what a broker writes: only upstream's fields, every total given as the type the
+    report keeps (or absent), resources read at once, and each topic exactly TopicLoad's
+    fields in their order with a value of the kept type. Then each rule is one comparison,
+    or one C pass over all topics' counts, and the quote count proves no key was given twice:
+    what a watching view reads at each change, at about half the usual way's cost.
+    """
+    keys = data.keys()
+    if not (keys <= _UPSTREAM_FIELDS and keys >= _UPSTREAM_NEEDED):
+        return None
+    timestamp = data["timestamp"]
+    broker_id = data["broker_id"]
+    message_rate = data.get("total_message_rate", 0)
+    lag = data.get("total_lag_messages", 0)
+    mbps = data.get("total_throughput_mbps", 0.0)
+    if not (
+        type(timestamp) is int
+        and type(broker_id) is int
+        and type(message_rate) is int
+        and type(lag) is int
+        and type(mbps) is float
+    ):
+        return None
+    # json.loads makes no NaN here (_plain_json refuses it): the comparisons are exact.
+    if not (
+        min(timestamp, broker_id, message_rate, lag) >= 0
+        and max(timestamp, broker_id, message_rate, lag) <= U64_MAX
+        and 0.0 <= mbps <= _FLOAT_MAX
+    ):
+        return None
+    loads = _resources_at_once(data["resources_usage"])
+    if loads is None:
+        return None
+    tokens = len(data) + 3 * len(loads)
+    items = data.get("topics", [])
+    if type(items) is not list:
+        return None
+    names: list[str] = []
+    if items:
+        if set(map(type, items)) != {dict} or set(map(tuple, items)) != _TOPIC_KEYS:
+            return None
+        values = list(chain.from_iterable(map(dict.values, items)))
+        if tuple(map(type, values)) != _TOPIC_TYPES * len(items):
+            return None
+        try:
+            array("Q", compress(values, cycle(_TOPIC_COUNTS)))  # range-checks each in C
+        except OverflowError:
+            return None
+        names = values[_TOPIC_NAME_AT :: len(TOPIC_FIELDS)]
+        rates = values[_TOPIC_MBPS_AT :: len(TOPIC_FIELDS)]
+        if not (all_utf8_strings(names) and min(rates) >= 0.0 and max(rates) <= _FLOAT_MAX):
+            return None
+        tokens += (len(TOPIC_FIELDS) + 1) * len(items)
+    pressure = None
+    if _PRESSURE in data:
+        try:
+            pressure = _parse_pressure(_Fields(data, UPSTREAM))
+        except ReportFormatError:
+            return None
+        tokens += _json_tokens(data[_PRESSURE])
+    if quotes != 2 * tokens:
+        return None
+    topics = topics_from_checked_fields(items)
+    return cls._unchecked(
+        resources_usage=loads,
+        topics_len=len(topics),
+        topic_list=names,
+        timestamp=timestamp,
+        broker_id=broker_id,
+        topics=topics,
+        total_throughput_mbps=mbps,
+        total_message_rate=message_rate,
+        total_lag_messages=lag,
+        pressure=pressure,
     )

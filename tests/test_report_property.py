@@ -350,6 +350,75 @@ def test_the_fast_way_gives_the_careful_ways_verdict(
     assert fast(text) == careful(text)
 
 
+UPSTREAM_TOP_FIELDS = [
+    "resources_usage",
+    "topics",
+    "total_throughput_mbps",
+    "total_message_rate",
+    "total_lag_messages",
+    "timestamp",
+    "broker_id",
+    "pressure",
+]
+
+
+@settings(max_examples=400)
+@given(
+    st.integers(0, 4),
+    st.integers(0, 3),
+    st.sampled_from([*TopicLoad.__dataclass_fields__, *UPSTREAM_TOP_FIELDS, "extra"]),
+    st.one_of(
+        json_values,
+        st.sampled_from([0, 2**64 - 1, 2**64, -1, 0.0, -0.0, 1.5, 1e308, 1e309, "/t", "\ud800"]),
+    ),
+    st.sampled_from(["topic", "top", "drop", "repeat", "repeat_top", "escape"]),
+)
+# Each a rule the plain way checks by a comparison of its own (an int kept as a float, a
+# count past u64, a bool, a key given twice).
+@example(0, 0, "total_throughput_mbps", 3, "top")
+@example(2, 1, "byte_rate_mbps", 2, "topic")
+@example(2, 1, "backlog_messages", 2**64, "topic")
+@example(2, 1, "producer_count", -1, "topic")
+@example(0, 0, "timestamp", True, "top")
+@example(1, 0, "message_rate", 1, "repeat")
+def test_the_fast_way_gives_the_careful_ways_verdict_on_small_reports(
+    n: int, index: int, key: str, value: Any, how: str
+) -> None:
+    # A few topics, as a broker writes them: read by the plain way when it can. The verdicts
+    # are compared by repr, which tells an int from a float (0 == 0.0 would not).
+    topics = [TopicLoad(f"/t{i}", i, 2**64 - 1 - i, i / 7, i % 3, 1, 2, i) for i in range(n)]
+    report = LoadReport(
+        [SystemLoad(ResourceType.CPU, 1.0), SystemLoad(ResourceType.Memory, 50.0)],
+        n,
+        [t.topic_name for t in topics],
+        2**64 - 1,
+        broker_id=7,
+        topics=topics,
+    )
+    text = report.to_json(schema=UPSTREAM)
+    doc = json.loads(text)
+    extra = f"{json.dumps(key)}:{json.dumps(value)}"
+    if how == "topic" and n:
+        doc["topics"][index % n][key] = value
+        text = json.dumps(doc)
+    elif how == "top":
+        doc[key] = value
+        text = json.dumps(doc)
+    elif how == "drop":
+        doc.pop(key, None)
+        for topic in doc.get("topics", []):
+            topic.pop(key, None)
+        text = json.dumps(doc)
+    elif how == "repeat" and n:  # the key once more in one topic
+        marker = f'"topic_name":"/t{index % n}",'
+        text = text.replace(marker, marker + extra + ",", 1)
+    elif how == "repeat_top":
+        text = text[:-1] + "," + extra + "}"
+    elif how == "escape" and n:  # a name with an escaped quote: the quote count differs
+        text = text.replace(f'"/t{index % n}"', '"/t\\"x"', 1)
+    assert repr(fast(text)) == repr(careful(text))
+
+
 @settings(max_examples=300)
 @given(
     st.integers(20, 30),
