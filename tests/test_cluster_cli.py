@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from conftest import run_python
+from conftest import NEUTRAL_CWD, run_python
 from tmux import Tmux, exit_line, tmux_windows
 
 from danube_metrics.cluster import ClusterView, DirectoryStore
@@ -81,7 +81,7 @@ def published_report(tmp_path: Path, *extra: str, mode: tuple[str, ...] = ()) ->
     proc = subprocess.Popen(
         [sys.executable, "-m", "danube_metrics", *mode, "publish", "--store", f"dir://{load}",
          "--broker-id", "6", "--interval", "0.3", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=NEUTRAL_CWD,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
