@@ -28,7 +28,7 @@ import time
 from typing import Any, Optional, TextIO
 
 from danube_metrics.cluster import DEFAULT_INTERVAL, ClusterView, LoadPublisher, open_store
-from danube_metrics.rankings import BALANCED, STRATEGIES
+from danube_metrics.rankings import BALANCED, SATURATED_NOTE, STRATEGIES
 from danube_metrics.report import LoadReport, ResourceType
 
 STORE_HELP = (
@@ -177,7 +177,6 @@ def _wait_synced(view: ClusterView, what: str) -> None:
         time.sleep(0.05)
 
 
-_SATURATED = "saturated: "  # how the rankings' notes name a saturation signal
 # A view of many brokers changes many times a second: the table is drawn at most this often.
 MIN_REDRAW_SECONDS = 0.1
 
@@ -221,7 +220,7 @@ def render_cluster(view: ClusterView, strategy: str, now: Optional[float] = None
         report = reports[s.broker_id]
         figures = [report.usage(r) for r in ResourceType]
         if s.saturated:
-            signals = [n[len(_SATURATED) :] for n in s.notes if n.startswith(_SATURATED)]
+            signals = [n[len(SATURATED_NOTE) :] for n in s.notes if n.startswith(SATURATED_NOTE)]
             saturated.append(f"  broker {s.broker_id} saturated: {'; '.join(signals)}")
         rows.append(
             [

@@ -112,6 +112,7 @@ __all__ = [
     "DEFAULT_SATURATION",
     "DEFAULT_TOLERANCE",
     "FAIR",
+    "SATURATED_NOTE",
     "SATURATION_PENALTY",
     "STRATEGIES",
     "STRATEGY_FORMULAS",
@@ -161,6 +162,8 @@ DEFAULT_MAX_AGE = 90.0
 DEFAULT_IO_FLOOR = 1024.0 * 1024.0
 #: select_broker's round-robin window: scores within 10 % of the minimum (as upstream).
 DEFAULT_TOLERANCE = 0.10
+#: How a note that names a saturation signal begins (what follows is the signal).
+SATURATED_NOTE = "saturated: "
 #: What saturation adds to a broker's score (besides twice the highest unsaturated score).
 SATURATION_PENALTY = 100.0
 
@@ -231,7 +234,7 @@ class SaturationThresholds:
             threshold = getattr(self, name)
             value = getattr(pressure, name)
             if threshold is not None and value is not None and value > threshold:
-                notes.append(f"saturated: {what.format(f'{value:.3g}')} (> {threshold:g} %)")
+                notes.append(f"{SATURATED_NOTE}{what.format(f'{value:.3g}')} (> {threshold:g} %)")
         return notes
 
 
