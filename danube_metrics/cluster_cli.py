@@ -236,8 +236,9 @@ def render_cluster(view: ClusterView, strategy: str, now: Optional[float] = None
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
-        f"{len(reports)} live broker{'' if len(reports) == 1 else 's'} in {view.store!r}, "
-        f"{strategy}, at {time.strftime('%H:%M:%S', time.localtime(when))}"
+        # The store last: in a narrow window it is what the cut takes.
+        f"{len(reports)} live broker{'' if len(reports) == 1 else 's'}, {strategy}, at "
+        f"{time.strftime('%H:%M:%S', time.localtime(when))}, in {view.store!r}"
     ]
     lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     lines += saturated

@@ -158,7 +158,8 @@ def test_cluster_in_a_terminal_fits_the_window(
         "--refreshes", "20", width=50, height=12,
     )  # fmt: skip
     # While it runs: the title on top, the last of the window's rows left for the cursor.
-    shown = t.wait_for("the table", lambda lines: lines[0].startswith("40 live brokers in"))
+    title = "40 live brokers, balanced, at "
+    shown = t.wait_for("the table", lambda lines: lines[0].startswith(title))
     frame = [line.rstrip() for line in shown[:11]]
     assert all(len(line) <= 50 for line in shown), shown
     assert frame[1].lstrip().startswith("rank") and "more lines" in frame[-1], shown
