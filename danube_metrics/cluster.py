@@ -644,7 +644,6 @@ class EtcdStore(ReportStore):
     ) -> Iterator[Change]:
         """Each change the watch responses in ``chunks`` carry (one JSON line each), until
         the chunks end or ``stop`` is set."""
-        key_parts = self._key_parts
         decode = _WATCH_JSON.decode
         pending = b""
         for data in chunks:
@@ -677,16 +676,9 @@ class EtcdStore(ReportStore):
                         revision = int(result.get("header", {}).get("revision", 0))
                     if revision > position.revision:
                         position.revision = revision
-                    encoded = kv.get("key", "")
-                    parts = key_parts.get(encoded)
-                    if parts is None:
-                        parts = self._key_parts_of(encoded)
-                    if not parts:
-                        continue  # not a broker's key
-                    if event.get("type") == "DELETE":
-                        yield Change(parts[0], parts[1], None)
-                    else:
-                        yield Change(parts[0], parts[1], binascii.a2b_base64(kv.get("value", "")))
+                    change = self._change(kv, deleted=event.get("type") == "DELETE")
+                    if change is not None:  # else not a broker's key
+                        yield change
 
     def interrupt(self) -> None:
         with self._lock:
