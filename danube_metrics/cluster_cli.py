@@ -197,6 +197,7 @@ def fit_to_terminal(text: str, columns: int, rows: int, ascii_only: bool = False
 def render_cluster(view: ClusterView, strategy: str, now: Optional[float] = None) -> str:
     """The live brokers ranked, one line each, then what the view skipped."""
     from danube_metrics.cli import human_bytes
+    from danube_metrics.rank_cli import _table
 
     when = time.time() if now is None else now
     reports = view.reports()
@@ -234,13 +235,12 @@ def render_cluster(view: ClusterView, strategy: str, now: Optional[float] = None
                 str(report.topics_len),
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         # The store last: in a narrow window it is what the cut takes.
         f"{len(reports)} live broker{'' if len(reports) == 1 else 's'}, {strategy}, at "
         f"{time.strftime('%H:%M:%S', time.localtime(when))}, in {view.store!r}"
     ]
-    lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines += _table(rows, right=range(len(rows[0])))
     lines += saturated
     if view.skipped:
         lines.append(
