@@ -112,7 +112,8 @@ _READINGS = ((CPU, "cpu"), (MEMORY, "memory"), (DISK, "disk"), (NETWORK, "networ
 
 # dm_pressure: seven figures, then the mask of those this monitor cannot have (bit i: figure
 # i); then each source's error. dm_call_pressure returns that mask when it succeeds.
-assert ffi.offsetof("dm_pressure", "unsupported") == 7 * 8
+_PRESSURE_FIGURES: int = lib.DM_PRESSURE_FIGURES
+assert ffi.offsetof("dm_pressure", "unsupported") == _PRESSURE_FIGURES * 8
 assert ffi.offsetof("dm_pressure_call", "out") == 0
 _dm_call_pressure = lib.dm_call_pressure
 _PRESSURE_SOURCES = (("cpu", "pressure"), ("memory", "pressure"), ("io", "pressure"),
@@ -161,17 +162,16 @@ def _pressure_pool(mon: Any) -> list[tuple[Any, Any]]:
     return [_pressure_entry(mon)]
 
 
-_PRESSURE_FIGURES = 7
 _Unpack = Callable[[Any], tuple[Any, ...]]
 
 
 def _unpack_sparse(missing: int) -> _Unpack:
     """The seven figures with None for each bit of `missing` (any mask)."""
-    unpack = struct.Struct("7d").unpack
+    unpack = struct.Struct(f"{_PRESSURE_FIGURES}d").unpack
 
     def figures(view: Any) -> tuple[Any, ...]:
         values = unpack(view)
-        return tuple(None if missing >> i & 1 else values[i] for i in range(7))
+        return tuple(None if missing >> i & 1 else v for i, v in enumerate(values))
 
     return figures
 
@@ -190,8 +190,9 @@ def _pressure_shape(missing: int) -> tuple[_Unpack, tuple[None, ...], tuple[None
     return unpack, (None,) * first, (None,) * (_PRESSURE_FIGURES - end)
 
 
-# By mask (dm_call_pressure's return). 127, every figure missing, is DM_E_UNSUPPORTED instead.
-_PRESSURE_SHAPES = [_pressure_shape(missing) for missing in range(127)]
+# By mask (dm_call_pressure's return). Every figure missing (the last mask) is
+# DM_E_UNSUPPORTED instead.
+_PRESSURE_SHAPES = [_pressure_shape(missing) for missing in range((1 << _PRESSURE_FIGURES) - 1)]
 # Looked up once: tuple.__new__ is an attribute lookup on a type at each use.
 _tuple_new = tuple.__new__
 
