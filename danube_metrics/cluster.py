@@ -44,6 +44,7 @@ __all__ = [
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import logging
 import math
@@ -97,6 +98,12 @@ BACKOFF_CAP = 5.0
 _BROKER_ID = re.compile(r"[0-9]{1,20}")
 
 
+# Keys whose parts a store (and broker ids the view) remembers: two per broker, for many more
+# brokers than a cluster has; bounded, against a writer of many keys.
+_KEYS_REMEMBERED = 65536
+
+
+@functools.lru_cache(maxsize=_KEYS_REMEMBERED)  # a view sees the same few keys over and over
 def _broker_id(text: str) -> Optional[int]:
     """The u64 a key's last part names, or None when it names none."""
     if not _BROKER_ID.fullmatch(text):
@@ -384,8 +391,6 @@ def _prefix_end(prefix: bytes) -> bytes:
 # Bytes asked of a watch stream at a time: a read returns what has come, up to the end of the
 # HTTP chunk it is in (etcd writes each watch response as one chunk).
 _WATCH_READ = 65536
-# Keys whose parts a store remembers: two per broker, for many more brokers than a cluster has.
-_KEYS_REMEMBERED = 65536
 # A stream that is not chunked (a proxy's): requests' own read size, where a read waits until
 # that many bytes are in.
 _UNCHUNKED_READ = 512
@@ -1029,7 +1034,6 @@ class ClusterView:
         self._reports: dict[int, LoadReport] = {}
         self._orphans: set[str] = set()
         self._changes = 0
-        self._broker_ids: dict[str, Optional[int]] = {}
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._waiting = 0
@@ -1117,20 +1121,10 @@ class ClusterView:
     def _reports_by_name(self) -> list[str]:
         return [str(broker) for broker in self._reports]
 
-    def _broker_of(self, name: str) -> Optional[int]:
-        """The broker id a key's last part names (None: none), remembered (bounded, against
-        a writer of many keys)."""
-        if name in self._broker_ids:
-            return self._broker_ids[name]
-        if len(self._broker_ids) >= _KEYS_REMEMBERED:
-            self._broker_ids.clear()
-        broker = self._broker_ids[name] = _broker_id(name)
-        return broker
-
     def _settle(self, name: str) -> bool:
         """Brings broker ``name``'s entry in line with its raw values (lock held); True when
         the live reports changed."""
-        broker = self._broker_of(name)
+        broker = _broker_id(name)
         value = self._loads.get(name)
         self._orphans.discard(name)
         if value is None:
