@@ -978,11 +978,18 @@ class LoadPublisher:
     async def run_async(self) -> None:
         """Publishes until cancelled, the store's blocking calls in a worker thread so that the
         event loop never waits on them; cancelled, it removes the registration."""
+        step: Optional[asyncio.Future[float]] = None
         try:
             while True:
-                delay = await asyncio.to_thread(self.step)
+                step = asyncio.ensure_future(asyncio.to_thread(self.step))
+                delay = await asyncio.shield(step)
+                step = None
                 await asyncio.sleep(delay)
         finally:
+            # Cancelled during a step, the step goes on in its thread: it ends first, or it
+            # could publish again after the withdraw and leave the report behind.
+            if step is not None:
+                await asyncio.shield(asyncio.wait([step]))
             await asyncio.shield(asyncio.to_thread(self._withdraw, True))
 
     def __enter__(self) -> LoadPublisher:

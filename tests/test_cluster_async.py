@@ -10,6 +10,7 @@ a counted failure that the test then sees.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from pathlib import Path
 from typing import Callable, Optional
@@ -121,3 +122,24 @@ def test_run_async_counts_a_failing_store_and_recovers(tmp_path: Path) -> None:
     assert publisher.last_error is None  # cleared by the publish that succeeded
     assert ticks > 0  # the loop ran other tasks while the store failed
     assert not store.file_of(3).exists()
+
+
+def test_cancelled_during_a_publish_withdraws_after_it(tmp_path: Path) -> None:
+    """A publish in its worker thread when the task is cancelled still runs to its end; the
+    withdraw comes after it, so the report does not stay behind."""
+    store = GatedStore(tmp_path / "load")
+    publisher = LoadPublisher(store, 8, interval=0.05, ttl=TTL, make_report=make_report)
+
+    async def main() -> None:
+        task = asyncio.create_task(publisher.run_async())
+        assert await until(lambda: bool(store.publish_threads))  # waiting at the gate
+        task.cancel()
+        # The gate opens a little after the cancel, from a thread: a withdraw that did not
+        # wait for the publish would run in between, and the publish would then write.
+        threading.Timer(0.2, store.gate.set).start()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert publisher.published == 1 and publisher.failed == 0, publisher.last_error
+    assert not store.file_of(8).exists()
