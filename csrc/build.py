@@ -27,10 +27,12 @@ PUBLIC_HEADER = CSRC / "include" / "danube_metrics.h"
 #: The internal declarations the test build exposes to Python (parsers and rate arithmetic),
 #: in the order cffi must read them.
 INTERNAL_HEADERS = (CSRC / "common" / "dm_types.h", CSRC / "linux" / "dm_parse.h")
-#: The pure part of the core (no I/O, no locks): what the internal headers declare.
+#: The pure part of the core (no I/O, no locks): what the internal headers declare, and the
+#: plain report reader.
 PURE_SOURCES = (
     CSRC / "common" / "dm_rate.c",
     CSRC / "common" / "dm_iface_list.c",
+    CSRC / "common" / "dm_report_json.c",
     CSRC / "linux" / "dm_proc_parse.c",
     CSRC / "linux" / "dm_cgroup_parse.c",
     CSRC / "linux" / "dm_pressure_parse.c",

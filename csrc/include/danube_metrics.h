@@ -5,9 +5,10 @@
  * times without allocating, and closed once. Every function returns DM_OK (0) or a negative
  * DM_E_* code; results go out through caller-provided structs.
  *
- * This header is the whole public API: the monitor. The parsers and the rate arithmetic behind
- * it are internal (csrc/linux/dm_parse.h, csrc/common/dm_rate.h); docs/architecture.md maps the
- * sources and docs/semantics.md says what each figure means.
+ * This header is the whole public API: the monitor, and the plain report reader at its end.
+ * The parsers and the rate arithmetic behind the monitor are internal (csrc/linux/dm_parse.h,
+ * csrc/common/dm_rate.h); docs/architecture.md maps the sources and docs/semantics.md says what
+ * each figure means.
  */
 #ifndef DANUBE_METRICS_H
 #define DANUBE_METRICS_H
@@ -187,6 +188,46 @@ int64_t dm_monotonic_ns(void);
    Python binding does this for every monitor it has open. */
 void dm_monitor_before_fork(dm_monitor *mon);
 void dm_monitor_after_fork(dm_monitor *mon, int in_child);
+
+/* The plain upstream load report reader (the cluster view reads one per change; docs/
+   architecture.md, "Reading reports"). Plain is what a broker writes: JSON of one object with
+   only upstream's fields (resources_usage, timestamp and broker_id required; topics,
+   total_throughput_mbps, total_message_rate, total_lag_messages and pressure optional), each
+   at most once and of the type the report keeps: counts and ids unsigned integer literals
+   that fit 64 bits, rates and usages non-negative numbers with a fraction or an exponent,
+   strings printable ASCII without escapes, each resource known and given once (CPU and Memory
+   at most 100), each topic exactly TopicLoad's eight fields, pressure null or an object of
+   known figures each null or a number (percentages at most 100). Anything else, valid JSON or
+   not, is not plain: the Python reader then reads the text and decides. So this reader only
+   accepts what that one accepts, and gives the same figures. It allocates nothing and reads
+   nothing past text[length). */
+#define DM_REPORT_RESOURCES 4    /* CPU, Memory, DiskIO, NetworkIO: ResourceType's order */
+#define DM_REPORT_TOPIC_COUNTS 6 /* message_rate, byte_rate, producer_count, consumer_count,
+                                    subscription_count, backlog_messages */
+typedef struct dm_plain_report {
+    uint64_t timestamp;
+    uint64_t broker_id;
+    uint64_t total_message_rate; /* 0 when absent, as the other totals */
+    uint64_t total_lag_messages;
+    double total_throughput_mbps;
+    int resource_count;
+    int resources[DM_REPORT_RESOURCES]; /* each resource's index in the order given */
+    double usage[DM_REPORT_RESOURCES];
+    int pressure_given;         /* 1: a pressure object (0: absent or null) */
+    unsigned pressure_figures;  /* bit i: figure i given as a number (else null or absent) */
+    double pressure[DM_PRESSURE_FIGURES]; /* dm_pressure's order */
+    size_t topic_count;
+    /* The caller's arrays, room for topic_capacity topics: DM_REPORT_TOPIC_COUNTS counts per
+       topic, one byte_rate_mbps, and where the name starts and ends in the text (offsets). */
+    uint64_t *topic_counts;
+    double *topic_mbps;
+    uint64_t *topic_names;
+    size_t topic_capacity;
+} dm_plain_report;
+/* DM_OK and `out` filled for a plain report; DM_E_PARSE for a text that is not plain;
+   DM_E_BUFFER for a plain report of more topics than topic_capacity (out->topic_count says
+   how many: give room for them and call again); DM_E_INVALID for a NULL argument. */
+int dm_read_plain_report(const char *text, size_t length, dm_plain_report *out);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,124 @@
+"""The C reader of plain upstream reports (``dm_read_plain_report``, csrc/common/
+dm_report_json.c): what :func:`danube_metrics.schemas.read_json` tries first, when the C
+extension is there. It reads a report a broker writes in one C pass, where ``json.loads`` and a
+Python check per field cost a watching view most of its time per change, and declines (None)
+any other text, which the Python reader then reads and judges. Imported when the first report
+is read, never with the model: a load manager that only ranks needs no extension.
+"""
+
+from __future__ import annotations
+
+import threading
+from itertools import repeat
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from danube_metrics._native import ffi, lib
+from danube_metrics.loads import (
+    PRESSURE_FIELDS,
+    TOPIC_COUNT_FIELDS,
+    TOPIC_FIELDS,
+    ResourceType,
+    SystemLoad,
+    topics_from_checked_fields,
+)
+from danube_metrics.readings import Pressure
+
+if TYPE_CHECKING:
+    from danube_metrics.report import LoadReport
+
+# The C reader's orders, which are the model's (tests/test_plain_report.py holds them so).
+_RESOURCES = tuple(ResourceType)
+_COUNTS: int = lib.DM_REPORT_TOPIC_COUNTS
+# Where each of TopicLoad's fields is found: the name, the rate, or a count's slot.
+_TOPIC_COLUMNS = tuple(
+    name if name in ("topic_name", "byte_rate_mbps") else TOPIC_COUNT_FIELDS.index(name)
+    for name in TOPIC_FIELDS
+)
+_NO_PRESSURE = (None,) * len(PRESSURE_FIELDS)
+_FIRST_CAPACITY = 16
+
+
+class _Room(threading.local):
+    """Each thread's output struct and topic arrays (the reader allocates nothing), grown when
+    a report has more topics."""
+
+    def __init__(self) -> None:
+        self.make(_FIRST_CAPACITY)
+
+    def make(self, capacity: int) -> None:
+        self.counts = ffi.new("uint64_t[]", capacity * _COUNTS)
+        self.mbps = ffi.new("double[]", capacity)
+        self.names = ffi.new("uint64_t[]", 2 * capacity)
+        self.report = ffi.new(
+            "dm_plain_report *",
+            {
+                "topic_counts": self.counts,
+                "topic_mbps": self.mbps,
+                "topic_names": self.names,
+                "topic_capacity": capacity,
+            },
+        )
+
+
+_room = _Room()
+
+
+def read_plain_report(cls: type[LoadReport], text: Union[str, bytes]) -> Optional[LoadReport]:
+    """The ``cls`` of a plain upstream report's text, or None for any other text."""
+    data = text.encode("utf-8", "surrogatepass") if type(text) is str else text
+    room = _room
+    out = room.report
+    status = lib.dm_read_plain_report(data, len(data), out)
+    if status == lib.DM_E_BUFFER:
+        room.make(out.topic_count)
+        out = room.report
+        status = lib.dm_read_plain_report(data, len(data), out)
+    if status != lib.DM_OK:
+        return None
+    loads = []
+    for resource, usage in zip(
+        ffi.unpack(out.resources, out.resource_count), ffi.unpack(out.usage, out.resource_count)
+    ):
+        # As schemas._resources_at_once makes them: the C reader checked SystemLoad's rules.
+        load = object.__new__(SystemLoad)
+        object.__setattr__(load, "__dict__", {"resource": _RESOURCES[resource], "usage": usage})
+        loads.append(load)
+    names: list[str] = []
+    topics = []
+    count = out.topic_count
+    if count:
+        # A plain text is ASCII throughout (its strings are, and nothing else may be).
+        whole = text if type(text) is str else data.decode("ascii")
+        spans = ffi.unpack(room.names, 2 * count)
+        names = list(map(whole.__getitem__, map(slice, spans[::2], spans[1::2])))
+        counts = ffi.unpack(room.counts, _COUNTS * count)
+        columns: list[Any] = [
+            names
+            if column == "topic_name"
+            else ffi.unpack(room.mbps, count)
+            if column == "byte_rate_mbps"
+            else counts[column::_COUNTS]
+            for column in _TOPIC_COLUMNS
+        ]
+        topics = topics_from_checked_fields(
+            list(map(dict, map(zip, repeat(TOPIC_FIELDS), zip(*columns))))
+        )
+    pressure = None
+    if out.pressure_given:
+        given = out.pressure_figures
+        figures = ffi.unpack(out.pressure, len(PRESSURE_FIELDS)) if given else _NO_PRESSURE
+        pressure = Pressure(
+            *(figure if given >> i & 1 else None for i, figure in enumerate(figures))
+        )
+    return cls._unchecked(
+        resources_usage=loads,
+        topics_len=count,
+        topic_list=names,
+        timestamp=out.timestamp,
+        broker_id=out.broker_id,
+        topics=topics,
+        total_throughput_mbps=out.total_throughput_mbps,
+        total_message_rate=out.total_message_rate,
+        total_lag_messages=out.total_lag_messages,
+        pressure=pressure,
+    )
