@@ -65,7 +65,7 @@ _room = _Room()
 
 def read_plain_report(cls: type[LoadReport], text: Union[str, bytes]) -> Optional[LoadReport]:
     """The ``cls`` of a plain upstream report's text, or None for any other text."""
-    data = text.encode("utf-8", "surrogatepass") if type(text) is str else text
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     room = _room
     out = room.report
     status = lib.dm_read_plain_report(data, len(data), out)
@@ -88,7 +88,7 @@ def read_plain_report(cls: type[LoadReport], text: Union[str, bytes]) -> Optiona
     count = out.topic_count
     if count:
         # A plain text is ASCII throughout (its strings are, and nothing else may be).
-        whole = text if type(text) is str else data.decode("ascii")
+        whole = text if isinstance(text, str) else data.decode("ascii")
         spans = ffi.unpack(room.names, 2 * count)
         names = list(map(whole.__getitem__, map(slice, spans[::2], spans[1::2])))
         counts = ffi.unpack(room.counts, _COUNTS * count)
