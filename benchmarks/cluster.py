@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -152,10 +154,13 @@ def _write_reports(
 _JSON = {"Content-Type": "application/json"}
 
 
-def view_cpu(cluster: EtcdCluster, brokers: int, seconds: float) -> dict[str, float]:
+def view_cpu(
+    cluster: EtcdCluster, brokers: int, seconds: float, package_root: Optional[Path] = None
+) -> dict[str, float]:
     """1,000 brokers (one lease for all: the view's work is the same) each writing a report a
-    second from writer processes; the view runs in a process of its own and measures its CPU
-    and the changes it saw over ``seconds``."""
+    second from writer processes; the view runs in a process of its own (with
+    ``package_root``'s danube_metrics when given: benchmarks/view_replay.py's ``--against``)
+    and measures its CPU and the changes it saw over ``seconds``."""
     store = EtcdStore(cluster.endpoints, timeout=5)
     lease = int(store.call("lease/grant", {"TTL": 60, "ID": 0})["ID"])
     from danube_metrics.cluster import _b64
@@ -191,6 +196,8 @@ def view_cpu(cluster: EtcdCluster, brokers: int, seconds: float) -> dict[str, fl
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=None if package_root is None else dict(os.environ, PYTHONPATH=str(package_root)),
+            cwd=None if package_root is None else tempfile.gettempdir(),
         )
         # The writers' rate over the view's own measurement (it starts once it has every
         # broker, and lasts ``seconds``), read from the shared count.

@@ -40,12 +40,21 @@ BROKERS = 1000
 # Distinct reports per broker in the stream (a second's apart): the stream repeats after
 # this many seconds, and each write still differs from the broker's previous one.
 SECONDS_RECORDED = 10
-_HEADER = {
-    "cluster_id": "964765729658847716",
-    "member_id": "3310316254574818418",
-    "raft_term": "2",
-}
 _LEASE = "3779261383641203460"
+
+
+def _header(revision: int) -> dict[str, str]:
+    return {
+        "cluster_id": "964765729658847716",
+        "member_id": "3310316254574818418",
+        "revision": str(revision),
+        "raft_term": "2",
+    }
+
+
+def _json(document: Any) -> bytes:
+    # As etcd's gateway writes it: compact, fields in the protobuf's order.
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 def _b64(data: bytes) -> str:
@@ -71,8 +80,7 @@ def _kv(kind: str, broker: int, value: bytes, revision: int) -> dict[str, str]:
 def _snapshot(start: int) -> bytes:
     kvs = [_kv("load", b, _report(b, start), 1000 + b) for b in range(BROKERS)]
     kvs += [_kv("register", b, b"{}", b + 1) for b in range(BROKERS)]
-    header = dict(_HEADER, revision=str(2000))
-    return json.dumps({"header": header, "kvs": kvs, "count": str(len(kvs))}).encode()
+    return _json({"header": _header(2000), "kvs": kvs, "count": str(len(kvs))})
 
 
 def _stream(start: int) -> list[bytes]:
@@ -82,9 +90,8 @@ def _stream(start: int) -> list[bytes]:
     for second in range(1, SECONDS_RECORDED + 1):
         for b in range(BROKERS):
             revision += 1
-            header = dict(_HEADER, revision=str(revision))
             event = {"kv": _kv("load", b, _report(b, start + second), revision)}
-            line = json.dumps({"result": {"header": header, "events": [event]}}).encode() + b"\n"
+            line = _json({"result": {"header": _header(revision), "events": [event]}}) + b"\n"
             chunks.append(b"%x\r\n%s\r\n" % (len(line), line))
     return chunks
 
@@ -118,12 +125,7 @@ def _serve(port_out: Any, rate: float) -> None:
             self.send_header("Content-Type", "application/json")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            created = (
-                json.dumps(
-                    {"result": {"header": dict(_HEADER, revision="2000"), "created": True}}
-                ).encode()
-                + b"\n"
-            )
+            created = _json({"result": {"header": _header(2000), "created": True}}) + b"\n"
             sock = self.connection
             sock.sendall(b"%x\r\n%s\r\n" % (len(created), created))
             # Paced by a clock: behind it, the writes go out back to back until caught up.

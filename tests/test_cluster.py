@@ -390,6 +390,36 @@ def test_etcd_malformed_and_unregistered_values_are_skipped(etcd: EtcdCluster) -
         store.close()
 
 
+def test_etcd_put_responses_take_the_watch_shortcut(
+    etcd: EtcdCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # tests/test_etcd_watch.py holds the shortcut to the JSON decode on responses made to
+    # etcd's shape; this checks the shape is the one these members write.
+    import danube_metrics.cluster as cluster_module
+
+    seen = {"matched": 0, "not": 0}
+    one_put = cluster_module._ONE_PUT
+
+    def counting(line: bytes) -> Any:
+        found = one_put(line)
+        seen["matched" if found is not None else "not"] += 1
+        return found
+
+    monkeypatch.setattr(cluster_module, "_ONE_PUT", counting)
+    store = EtcdStore(etcd.endpoints)
+    with ClusterView(EtcdStore(etcd.endpoints)) as view:
+        assert view.wait_until(lambda r: True, 5)
+        with LoadPublisher(
+            store, 5, interval=0.2, ttl=TTL, make_report=fixed_report(10.0)
+        ) as publisher:
+            assert view.wait_until(lambda r: 5 in r, 10)
+            assert wait_for(lambda: publisher.published >= 3 and seen["matched"] >= 4, 10)
+    store.close()
+    print(f"\netcd watch responses: {seen['matched']} took the shortcut, {seen['not']} not")
+    # The registration's PUT and each report's; the one other is the watch's creation notice.
+    assert seen["matched"] >= 4
+
+
 def _b64(text: str) -> str:
     import base64
 
