@@ -28,11 +28,12 @@ PUBLIC_HEADER = CSRC / "include" / "danube_metrics.h"
 #: in the order cffi must read them.
 INTERNAL_HEADERS = (CSRC / "common" / "dm_types.h", CSRC / "linux" / "dm_parse.h")
 #: The pure part of the core (no I/O, no locks): what the internal headers declare, and the
-#: plain report reader.
+#: cluster path's readers (plain reports, base64).
 PURE_SOURCES = (
     CSRC / "common" / "dm_rate.c",
     CSRC / "common" / "dm_iface_list.c",
     CSRC / "common" / "dm_report_json.c",
+    CSRC / "common" / "dm_base64.c",
     CSRC / "linux" / "dm_proc_parse.c",
     CSRC / "linux" / "dm_cgroup_parse.c",
     CSRC / "linux" / "dm_pressure_parse.c",

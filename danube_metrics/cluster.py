@@ -398,15 +398,56 @@ _UNCHUNKED_READ = 512
 # decoder made once.
 _WATCH_JSON = json.JSONDecoder()
 # The response etcd's gateway writes for one PUT, byte for byte (grpc-gateway's compact JSON
-# in the protobuf's field order; no "type": PUT is the enum's default), capturing the key, the
-# revision and the value: a view of 1,000 brokers reads one per change, and matching it costs
-# a fifth of decoding it. Any other response (a DELETE, several events, an error, a progress
-# notification, another gateway's spacing) is decoded as JSON.
-_ONE_PUT = re.compile(
+# in the protobuf's field order; no "type": PUT is the enum's default), up to the value, and
+# after it: a view of 1,000 brokers reads one per change, and the JSON decoder and a regex
+# over the value (a kilobyte of base64) cost twice what a search for its closing quote does.
+# Any other response (a DELETE, several events, an error, a progress notification, another
+# gateway's spacing) is decoded as JSON.
+_PUT_HEAD = re.compile(
     rb'\{"result":\{"header":\{[^{}]*\},"events":\[\{"kv":\{"key":"([A-Za-z0-9+/=]*)",'
-    rb'"create_revision":"[0-9]+","mod_revision":"([0-9]+)","version":"[0-9]+",'
-    rb'"value":"([A-Za-z0-9+/=]*)"(?:,"lease":"[0-9]+")?\}\}\]\}\}'
-).fullmatch
+    rb'"create_revision":"[0-9]+","mod_revision":"([0-9]+)","version":"[0-9]+","value":"'
+).match
+_PUT_TAIL = re.compile(rb'"(?:,"lease":"[0-9]+")?\}\}\]\}\}').fullmatch
+
+
+def _one_put(
+    line: bytes, decode_value: Callable[[bytes], Optional[bytes]]
+) -> Optional[tuple[bytes, int, bytes]]:
+    """The key (base64), revision and value of etcd's response for one PUT, or None for any
+    other response. ``decode_value`` is strict (:func:`_base64_decoder`), so a value with
+    anything but base64 in its quotes (an escape, say) is left to the JSON decoder."""
+    head = _PUT_HEAD(line)
+    if head is None:
+        return None
+    start = head.end()
+    end = line.find(b'"', start)
+    if end < 0 or _PUT_TAIL(line, end) is None:
+        return None
+    value = decode_value(line[start:end])
+    if value is None:
+        return None
+    return head.group(1), int(head.group(2)), value
+
+
+@functools.cache
+def _base64_decoder() -> Callable[[bytes], Optional[bytes]]:
+    """The C extension's decoder of padded standard base64 (None for any other text), or
+    the same made of binascii's when the extension is not there."""
+    try:
+        from danube_metrics._base64 import decode_base64
+    except ImportError:
+        return _decode_base64
+    return decode_base64
+
+
+# Padded standard base64, all binascii's lenient decoder is given without the extension.
+_STRICT_BASE64 = re.compile(rb"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _decode_base64(text: bytes) -> Optional[bytes]:
+    if _STRICT_BASE64.fullmatch(text) is None:
+        return None
+    return binascii.a2b_base64(text)
 
 
 def _chunked_body(response: Any) -> Optional[BinaryIO]:
@@ -593,19 +634,19 @@ class EtcdStore(ReportStore):
         return int(result["header"]["revision"]), Snapshot(loads, frozenset(registered))
 
     def _change(self, kv: Mapping[str, Any], deleted: bool) -> Optional[Change]:
-        return self._change_of(kv.get("key", ""), None if deleted else kv.get("value", ""))
+        value = None if deleted else binascii.a2b_base64(kv.get("value", ""))
+        return self._change_of(kv.get("key", ""), value)
 
     def _change_of(
-        self, encoded_key: Union[str, bytes], encoded_value: Union[str, bytes, None]
+        self, encoded_key: Union[str, bytes], value: Optional[bytes]
     ) -> Optional[Change]:
-        """The change of a key and value as etcd gives them (base64; no value: a DELETE), or
-        None for a key not a broker's."""
+        """The change of a key (base64, as etcd gives it) to ``value`` (None: deleted), or None
+        for a key not a broker's."""
         parts = self._key_parts.get(encoded_key)
         if parts is None:
             parts = self._key_parts_of(encoded_key)
         if not parts:
             return None
-        value = None if encoded_value is None else binascii.a2b_base64(encoded_value)
         return Change(parts[0], parts[1], value)
 
     def _key_parts_of(self, encoded: Union[str, bytes]) -> tuple[str, ...]:
@@ -710,7 +751,7 @@ class EtcdStore(ReportStore):
         """Each change the watch responses in ``chunks`` carry (one JSON line each), until
         the chunks end or ``stop`` is set."""
         decode = _WATCH_JSON.decode
-        one_put = _ONE_PUT
+        decode_value = _base64_decoder()
         pending = b""
         for data in chunks:
             if stop.is_set():
@@ -720,11 +761,10 @@ class EtcdStore(ReportStore):
             lines = data.split(b"\n")
             pending = lines.pop()
             for line in lines:
-                put = one_put(line)
+                put = _one_put(line, decode_value)
                 if put is not None:
-                    key, revision_text, value = put.groups()
+                    key, revision, value = put
                     position.heard = True
-                    revision = int(revision_text)
                     if revision > position.revision:
                         position.revision = revision
                     change = self._change_of(key, value)

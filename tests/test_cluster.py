@@ -398,14 +398,14 @@ def test_etcd_put_responses_take_the_watch_shortcut(
     import danube_metrics.cluster as cluster_module
 
     seen = {"matched": 0, "not": 0}
-    one_put = cluster_module._ONE_PUT
+    one_put = cluster_module._one_put
 
-    def counting(line: bytes) -> Any:
-        found = one_put(line)
+    def counting(line: bytes, decode: Any) -> Any:
+        found = one_put(line, decode)
         seen["matched" if found is not None else "not"] += 1
         return found
 
-    monkeypatch.setattr(cluster_module, "_ONE_PUT", counting)
+    monkeypatch.setattr(cluster_module, "_one_put", counting)
     store = EtcdStore(etcd.endpoints)
     with ClusterView(EtcdStore(etcd.endpoints)) as view:
         assert view.wait_until(lambda r: True, 5)

@@ -1,7 +1,8 @@
 """The etcd watch's reading path, without etcd: the HTTP chunked framing read from the socket's
-buffer (``_http_chunks``) and the one-PUT shortcut (``_ONE_PUT``) against the JSON decode it
-stands in for. tests/test_cluster.py checks the same path against real etcd members, and that
-the shortcut matches what they write."""
+buffer (``_http_chunks``), the one-PUT shortcut (``_one_put``) against the JSON decode it
+stands in for, and the strict base64 decoders (the C extension's and the one made of
+binascii's) against binascii. tests/test_cluster.py checks the same path against real etcd
+members, and that the shortcut matches what they write."""
 
 from __future__ import annotations
 
@@ -104,12 +105,16 @@ def put_line(key: bytes, value: bytes, revision: int, lease: Optional[int]) -> b
     return compact({"result": {"header": header(revision), "events": [{"kv": kv}]}})
 
 
+def one_put(line: bytes) -> Optional[tuple[bytes, int, bytes]]:
+    return cluster._one_put(line, cluster._base64_decoder())
+
+
 def changes_of(lines: Iterable[bytes], *, shortcut: bool) -> tuple[list[Change], int]:
     store = EtcdStore(["127.0.0.1:1"])
     position = _WatchPosition(0)
     with pytest.MonkeyPatch.context() as patch:
         if not shortcut:
-            patch.setattr(cluster, "_ONE_PUT", lambda line: None)
+            patch.setattr(cluster, "_one_put", lambda line, decode: None)
         changes = list(
             store._changes(iter([b"\n".join(lines) + b"\n"]), position, threading.Event())
         )
@@ -134,7 +139,7 @@ def test_the_shortcut_reads_what_the_json_decode_reads(
     key: bytes, value: bytes, revision: int, lease: Optional[int]
 ) -> None:
     line = put_line(key, value, revision, lease)
-    assert cluster._ONE_PUT(line) is not None, "etcd's PUT response must take the shortcut"
+    assert one_put(line) is not None, "etcd's PUT response must take the shortcut"
     fast = changes_of([line], shortcut=True)
     slow = changes_of([line], shortcut=False)
     assert fast == slow
@@ -185,6 +190,9 @@ OTHER_RESPONSES = {
         }
     ),
     "a progress notification": compact({"result": {"header": header(20)}}),
+    "an escape in the value": put_line(b"/cluster/load/7", b"{}", 22, None).replace(
+        b'"value":"e30="', b'"value":"e\\u00330="'
+    ),
     "a PUT with its type given": compact(
         {
             "result": {
@@ -206,7 +214,7 @@ OTHER_RESPONSES = {
 @pytest.mark.parametrize("name", sorted(OTHER_RESPONSES))
 def test_other_responses_are_decoded_as_json(name: str) -> None:
     line = OTHER_RESPONSES[name]
-    assert cluster._ONE_PUT(line) is None
+    assert one_put(line) is None
     fast = changes_of([line], shortcut=True)
     assert fast == changes_of([line], shortcut=False)
 
@@ -227,3 +235,62 @@ def test_a_mixed_stream_keeps_order_and_revision() -> None:
         Change("load", "2", b'{"b":2}'),
     ]
     assert revision == 34
+
+
+# --- base64 --------------------------------------------------------------------------------
+
+DECODERS = {"C": cluster._base64_decoder(), "binascii": cluster._decode_base64}
+
+
+def test_the_c_decoder_is_the_one_the_watch_uses() -> None:
+    from danube_metrics._base64 import decode_base64
+
+    assert cluster._base64_decoder() is decode_base64
+
+
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+@settings(max_examples=500, deadline=None)
+@given(data=st.binary(max_size=5000))
+def test_padded_base64_decodes_as_binascii_does(decoder: str, data: bytes) -> None:
+    assert DECODERS[decoder](base64.b64encode(data)) == data
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"A",
+        b"AB",
+        b"ABC",
+        b"ABCDE",
+        b"AB=C",
+        b"A===",
+        b"====",
+        b"AB==CDEF",
+        b"ABC\\",
+        b"AB\nC",
+        b"AB C",
+        b"-_AB",
+        b"\xff\xfeAB",
+        b"ABCD=",
+        b"AB\x00=",
+    ],
+)
+@pytest.mark.parametrize("decoder", sorted(DECODERS))
+def test_text_not_padded_base64_is_refused(decoder: str, text: bytes) -> None:
+    assert DECODERS[decoder](text) is None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.binary(max_size=64) | st.text("ABab09+/=\\ \n-_", max_size=64).map(str.encode))
+def test_both_decoders_agree_on_any_text(text: bytes) -> None:
+    c, python = (DECODERS[name](text) for name in ("C", "binascii"))
+    assert c == python
+    if c is not None:
+        assert base64.b64decode(text, validate=True) == c
+
+
+def test_a_long_value_grows_the_buffer() -> None:
+    decode = DECODERS["C"]
+    data = bytes(range(256)) * 1000  # past the first buffer
+    assert decode(base64.b64encode(data)) == data
+    assert decode(base64.b64encode(b"small")) == b"small"

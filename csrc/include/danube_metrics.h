@@ -5,7 +5,8 @@
  * times without allocating, and closed once. Every function returns DM_OK (0) or a negative
  * DM_E_* code; results go out through caller-provided structs.
  *
- * This header is the whole public API: the monitor, and the plain report reader at its end.
+ * This header is the whole public API: the monitor, and at its end the readers the cluster
+ * path uses (plain reports, base64).
  * The parsers and the rate arithmetic behind the monitor are internal (csrc/linux/dm_parse.h,
  * csrc/common/dm_rate.h); docs/architecture.md maps the sources and docs/semantics.md says what
  * each figure means.
@@ -228,6 +229,13 @@ typedef struct dm_plain_report {
    DM_E_BUFFER for a plain report of more topics than topic_capacity (out->topic_count says
    how many: give room for them and call again); DM_E_INVALID for a NULL argument. */
 int dm_read_plain_report(const char *text, size_t length, dm_plain_report *out);
+
+/* Standard base64 with padding (RFC 4648, section 4), as etcd's JSON gateway writes a value:
+   text[0..length) decoded into out[0..capacity). Returns the decoded length (at most
+   length / 4 * 3); DM_E_PARSE for a text that is not padded standard base64 (a length not a
+   multiple of 4, a byte outside the alphabet, '=' anywhere but the last two places);
+   DM_E_BUFFER when capacity is short; DM_E_INVALID for a NULL argument. */
+int64_t dm_base64_decode(const char *text, size_t length, char *out, size_t capacity);
 
 #ifdef __cplusplus
 }
