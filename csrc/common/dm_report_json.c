@@ -193,7 +193,8 @@ static int read_count(cursor *c, uint64_t *out)
 /* A number with a fraction or an exponent, at most `limit`: strtod's correctly rounded value,
    as Python's float() gives. strtod reads a NUL-terminated copy (nothing past the text), and
    a value it did not read whole (a locale whose decimal point is not '.') or out of range
-   (overflow, underflow) is not plain. */
+   (overflow, or an underflow to zero) is not plain. A subnormal result also sets ERANGE, but
+   it is the correctly rounded value, and one the package writes (ryu's "5e-324"). */
 static int read_rate(cursor *c, double limit, double *out)
 {
     char copy[64];
@@ -209,7 +210,7 @@ static int read_rate(cursor *c, double limit, double *out)
     saved_errno = errno;
     errno = 0;
     value = strtod(copy, &stop);
-    if (stop != copy + n || errno == ERANGE || !(value <= limit)) {
+    if (stop != copy + n || (errno == ERANGE && value == 0.0) || !(value <= limit)) {
         errno = saved_errno;
         return 0;
     }
