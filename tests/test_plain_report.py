@@ -697,6 +697,19 @@ def test_str_and_bytes_give_the_same_report() -> None:
     assert LoadReport.from_json(bytearray(BASE.encode())) == as_str
 
 
+def test_the_topic_builder_keeps_topicloads_field_order() -> None:
+    # _plain_report's topic values come in field order from one iterator over the counts, so
+    # the counts must have TOPIC_FIELDS' order among themselves; and its dict literal must
+    # have TopicLoad's fields.
+    from danube_metrics import _plain_report
+
+    counts_in_field_order = tuple(f for f in TOPIC_FIELDS if f in TOPIC_COUNT_FIELDS)
+    assert counts_in_field_order == TOPIC_COUNT_FIELDS
+    assert list(_plain_report._topic_fields(*TOPIC_FIELDS).items()) == [  # type: ignore[arg-type]
+        (f, f) for f in TOPIC_FIELDS
+    ]
+
+
 def test_the_orders_are_the_models() -> None:
     # _plain_report maps C's indices by the model's orders: ResourceType's, TOPIC_COUNT_FIELDS'
     # and PRESSURE_FIELDS'. Distinct values in every slot catch a mismatch.
