@@ -7,7 +7,9 @@ the window; the gateway's stand-in runs in another process.
 
 Steadier than the live row (no etcd members or writers sharing the two cores), so a change to
 the view's read path shows here first; ``--against REV`` runs the view of another revision's
-``danube_metrics`` in the same run, interleaved with this tree's::
+``danube_metrics`` in the same run, interleaved with this tree's (its Python files: with this
+tree's C extension where the install is editable, else without one, so a revision's C readers
+are compared only in an editable install)::
 
     python benchmarks/view_replay.py [--against REV] [--rounds 3] [--seconds 5]
 """
