@@ -103,6 +103,35 @@ def test_reports_are_read_written_and_ranked_without_the_extension() -> None:
     )
 
 
+def test_the_cluster_path_reads_without_the_extension() -> None:
+    # Its C readers (plain reports, base64) are shortcuts: without them the model's reader and
+    # binascii give the same.
+    run_child(
+        """
+        import base64, json, sys, threading
+        from danube_metrics import cluster, schemas
+        from danube_metrics.report import UPSTREAM, LoadReport, ResourceType, SystemLoad
+
+        report = LoadReport([SystemLoad(ResourceType.CPU, 12.5)], 1, ["/t"], 1700000000,
+                            broker_id=3)
+        text = report.to_json(schema=UPSTREAM).encode()
+        assert LoadReport.from_json(text).to_json(schema=UPSTREAM).encode() == text
+        assert schemas._read_plain is schemas._no_plain_reader
+        assert cluster._base64_decoder() is cluster._decode_base64
+
+        kv = {"key": base64.b64encode(b"/cluster/load/3").decode(), "create_revision": "5",
+              "mod_revision": "9", "version": "2", "value": base64.b64encode(text).decode()}
+        line = json.dumps({"result": {"header": {"revision": "9"}, "events": [{"kv": kv}]}},
+                          separators=(",", ":")).encode()
+        changes = list(cluster.EtcdStore(["127.0.0.1:1"])._changes(
+            iter([line + b"\\n"]), cluster._WatchPosition(0), threading.Event()))
+        assert changes == [cluster.Change("load", "3", text)], changes
+        assert "danube_metrics._native" not in sys.modules
+        """,
+        block_native=True,
+    )
+
+
 def test_measuring_without_the_extension_is_an_import_error_naming_it() -> None:
     run_child(
         """
