@@ -38,6 +38,7 @@ _TOPIC_SOURCES = tuple(
 )
 _NO_PRESSURE = (None,) * len(PRESSURE_FIELDS)
 _FIRST_CAPACITY = 16
+_KEPT_CAPACITY = 4096
 
 
 def _topic_fields(
@@ -66,10 +67,11 @@ def _topic_fields(
 
 class _Room(threading.local):
     """Each thread's output struct and topic arrays (the reader allocates nothing), grown when
-    a report has more topics."""
+    a report has more topics, up to _KEPT_CAPACITY (a larger report gets a room of its own, so
+    that one huge report does not keep its arrays in every reading thread)."""
 
-    def __init__(self) -> None:
-        self.make(_FIRST_CAPACITY)
+    def __init__(self, capacity: int = 0) -> None:
+        self.make(capacity or _FIRST_CAPACITY)
 
     def make(self, capacity: int) -> None:
         self.counts = ffi.new("uint64_t[]", capacity * _COUNTS)
@@ -96,7 +98,10 @@ def read_plain_report(cls: type[LoadReport], text: Union[str, bytes]) -> Optiona
     out = room.report
     status = lib.dm_read_plain_report(data, len(data), out)
     if status == lib.DM_E_BUFFER:
-        room.make(out.topic_count)
+        if out.topic_count <= _KEPT_CAPACITY:
+            room.make(out.topic_count)
+        else:
+            room = _Room(out.topic_count)
         out = room.report
         status = lib.dm_read_plain_report(data, len(data), out)
     if status != lib.DM_OK:

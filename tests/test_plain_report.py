@@ -759,6 +759,13 @@ def test_reports_past_the_first_capacity_are_read(n: int) -> None:
     small = many_topics(2, seed=1)
     assert assert_accepted(small.to_json(schema=UPSTREAM)) == small
     assert assert_accepted(text) == report
+    # A thread keeps arrays for at most _KEPT_CAPACITY topics, whatever it read.
+    from danube_metrics import _plain_report
+
+    kept = _plain_report._room.report.topic_capacity
+    assert kept <= _plain_report._KEPT_CAPACITY
+    if n <= _plain_report._KEPT_CAPACITY:
+        assert kept >= n  # grown in place, and kept
 
 
 def test_threads_read_their_own_reports() -> None:
