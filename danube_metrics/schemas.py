@@ -99,6 +99,10 @@ def read_json(
 ) -> LoadReport:
     """A ``cls`` read from JSON text: what :meth:`LoadReport.from_json` does (see there).
 
+    With the C extension, a plain upstream report (what a broker writes) is read first by its
+    C reader (``danube_metrics._plain_report``) in one pass; it declines any other text, which
+    is read as follows, and only accepts what the reading below accepts, with the same values.
+
     ``json.loads`` keeps the last of a field given twice, which serde refuses, so the text is
     read one of two ways, both exact. The careful way decodes each object into a dict that
     remembers the keys it was given twice, at the cost of a Python call per object: cheap for
