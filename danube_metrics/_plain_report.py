@@ -17,7 +17,7 @@ from danube_metrics.loads import (
     PRESSURE_FIELDS,
     TOPIC_FIELDS,
     ResourceType,
-    SystemLoad,
+    checked_system_load,
     topics_from_checked_fields,
 )
 from danube_metrics.readings import Pressure
@@ -106,14 +106,14 @@ def read_plain_report(cls: type[LoadReport], text: Union[str, bytes]) -> Optiona
         status = lib.dm_read_plain_report(data, len(data), out)
     if status != lib.DM_OK:
         return None
-    loads = []
-    for resource, usage in zip(
-        ffi.unpack(out.resources, out.resource_count), ffi.unpack(out.usage, out.resource_count)
-    ):
-        # As schemas._resources_at_once makes them: the C reader checked SystemLoad's rules.
-        load = object.__new__(SystemLoad)
-        object.__setattr__(load, "__dict__", {"resource": _RESOURCES[resource], "usage": usage})
-        loads.append(load)
+    # The C reader checked SystemLoad's rules.
+    loads = list(
+        map(
+            checked_system_load,
+            map(_RESOURCES.__getitem__, ffi.unpack(out.resources, out.resource_count)),
+            ffi.unpack(out.usage, out.resource_count),
+        )
+    )
     names: list[str] = []
     topics = []
     count = out.topic_count

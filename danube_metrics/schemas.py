@@ -30,6 +30,7 @@ from danube_metrics.loads import (
     all_u64,
     all_utf8_strings,
     check_items,
+    checked_system_load,
     kind_of,
     non_negative_float,
     pressure_figure,
@@ -364,9 +365,7 @@ def _resources_at_once(items: Any) -> Optional[list[SystemLoad]]:
         if type(usage) is not float or not 0.0 <= usage <= _USAGE_LIMIT[name]:
             return None
         names.add(name)
-        load = object.__new__(SystemLoad)
-        object.__setattr__(load, "__dict__", {"resource": _RESOURCE_NAMED[name], "usage": usage})
-        loads.append(load)
+        loads.append(checked_system_load(_RESOURCE_NAMED[name], usage))
     return loads
 
 
