@@ -25,6 +25,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -163,13 +164,21 @@ def _write_reports(
 _JSON = {"Content-Type": "application/json"}
 
 
+def view_child_settings(package_root: Optional[Path]) -> dict[str, Any]:
+    """The subprocess keywords of a view child that imports ``package_root``'s danube_metrics
+    (from a neutral folder, where no source tree shadows it), or the installed one for None."""
+    if package_root is None:
+        return {}
+    return {"env": dict(os.environ, PYTHONPATH=str(package_root)), "cwd": tempfile.gettempdir()}
+
+
 def view_cpu(
     cluster: EtcdCluster, brokers: int, seconds: float, package_root: Optional[Path] = None
 ) -> dict[str, float]:
     """1,000 brokers (one lease for all: the view's work is the same) each writing a report a
     second from writer processes; the view runs in a process of its own (with
-    ``package_root``'s danube_metrics when given: benchmarks/view_replay.py's ``--against``)
-    and measures its CPU and the changes it saw over ``seconds``."""
+    ``package_root``'s danube_metrics when given: :func:`cluster_rows`'s ``against``) and
+    measures its CPU and the changes it saw over ``seconds``."""
     store = EtcdStore(cluster.endpoints, timeout=5)
     lease = int(store.call("lease/grant", {"TTL": 60, "ID": 0})["ID"])
     from danube_metrics.cluster import _b64
@@ -205,8 +214,7 @@ def view_cpu(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=None if package_root is None else dict(os.environ, PYTHONPATH=str(package_root)),
-            cwd=None if package_root is None else tempfile.gettempdir(),
+            **view_child_settings(package_root),
         )
         # The writers' rate over the view's own measurement (it starts once it has every
         # broker, and lasts ``seconds``), read from the shared count.
@@ -280,7 +288,9 @@ def publisher_cost(cluster: EtcdCluster, reports: int) -> dict[str, float]:
     return {"cpu_ms_per_report": per_report * 1000, "core_percent_at_5s": per_second * 100}
 
 
-def cluster_rows(quick: bool) -> dict[str, object]:
+def cluster_rows(quick: bool, against: Sequence[str] = ()) -> dict[str, object]:
+    """The rows above; the view's (replayed and live) also for each revision of ``against``,
+    in the same run (view_replay.py's ``--against``)."""
     if ETCD is None:
         print("cluster: etcd is not installed (Debian: apt-get install etcd-server): skipped")
         return {}
@@ -309,18 +319,22 @@ def cluster_rows(quick: bool) -> dict[str, object]:
         results["publisher"] = cost
         # The same view on a replayed stream first (no etcd or writers on the cores): the
         # floor the live row's figure stands on.
-        from view_replay import replay_rows
+        from view_replay import danube_at, replay_rows
 
-        results["view_replay"] = replay_rows(5.0, 1 if quick else 3)
-        view = view_cpu(cluster, 1000, 5.0 if quick else 15.0)
-        print(
-            f"cluster: view of {view['brokers']:.0f} brokers: {view['cpu_percent']:.1f} % of a "
-            f"core at {view['writes_per_s']:.0f} writes/s ({view['changes_per_s']:.0f} changes/s "
-            f"seen), {view['cpu_ms_per_change']:.3f} ms of CPU a change, so "
-            f"{view['cpu_ms_per_change'] * 100:.1f} % at 1,000 changes/s "
-            "(target < 10 % at 1,000/s: < 0.1 ms a change)"
-        )
-        results["view_1000"] = view
+        results["view_replay"] = replay_rows(5.0, 1 if quick else 3, against=against)
+        with tempfile.TemporaryDirectory() as tmp:
+            roots = {"this tree": None, **{r: danube_at(r, Path(tmp) / r) for r in against}}
+            for name, root in roots.items():
+                view = view_cpu(cluster, 1000, 5.0 if quick else 15.0, root)
+                print(
+                    f"cluster: view of {view['brokers']:.0f} brokers ({name}): "
+                    f"{view['cpu_percent']:.1f} % of a core at {view['writes_per_s']:.0f} "
+                    f"writes/s ({view['changes_per_s']:.0f} changes/s seen), "
+                    f"{view['cpu_ms_per_change']:.3f} ms of CPU a change, so "
+                    f"{view['cpu_ms_per_change'] * 100:.1f} % at 1,000 changes/s "
+                    "(target < 10 % at 1,000/s: < 0.1 ms a change)"
+                )
+                results["view_1000" if root is None else f"view_1000 {name}"] = view
     finally:
         cluster.stop()
     return results

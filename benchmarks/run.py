@@ -1,6 +1,7 @@
 """danube-metrics benchmarks: the cost of a sample against psutil and the kernel's floor.
 
     python benchmarks/run.py [--quick] [--scale-only | --reading-only | --cluster-only]
+    python benchmarks/run.py --cluster-only --against REV   # the view of REV in the same run
 
 Everything is measured in this one run on this machine and printed as ratios: the machine is
 shared and noisy, so each figure is the best of several interleaved rounds, every case timed the
@@ -389,12 +390,18 @@ def main() -> None:
     ap.add_argument(
         "--cluster-only", action="store_true", help="only the etcd cluster rows (issue 15)"
     )
+    ap.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        help="with --cluster-only: also the view of this revision (git rev), in the same run",
+    )
     args = ap.parse_args()
     if args.cluster_only:  # benchmarks/cluster.py: a three-member etcd cluster of its own
         sys.path.insert(0, str(HERE))
         from cluster import cluster_rows
 
-        figures = cluster_rows(args.quick)
+        figures = cluster_rows(args.quick, args.against)
         if args.json:
             Path(args.json).write_text(json.dumps(figures, indent=1))
         return

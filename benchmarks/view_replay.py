@@ -20,7 +20,6 @@ import argparse
 import base64
 import json
 import multiprocessing
-import os
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from cluster import VIEW_CHILD, report  # noqa: E402
+from cluster import VIEW_CHILD, report, view_child_settings  # noqa: E402
 
 from danube_metrics.report import UPSTREAM  # noqa: E402
 
@@ -149,7 +148,7 @@ def _serve(port_out: Any, rate: float) -> None:
     server.serve_forever()
 
 
-def _danube_at(revision: str, into: Path) -> Path:
+def danube_at(revision: str, into: Path) -> Path:
     """``danube_metrics`` as it was at ``revision``, unpacked under ``into``."""
     into.mkdir(parents=True)
     archive = subprocess.run(
@@ -164,14 +163,12 @@ def _danube_at(revision: str, into: Path) -> Path:
 def view_cost(port: int, seconds: float, package_root: Path) -> dict[str, float]:
     """The view process's CPU over ``seconds`` of the stream, with ``package_root``'s
     danube_metrics (benchmarks/cluster.py's view child)."""
-    env = dict(os.environ, PYTHONPATH=str(package_root))
     child = subprocess.run(
         [sys.executable, "-c", VIEW_CHILD, f"127.0.0.1:{port}", str(BROKERS), str(seconds)],
         capture_output=True,
         text=True,
-        env=env,
-        cwd=tempfile.gettempdir(),
         timeout=120 + seconds,
+        **view_child_settings(package_root),
     )
     if child.returncode != 0:
         raise RuntimeError(child.stderr)
@@ -192,7 +189,7 @@ def replay_rows(
         with tempfile.TemporaryDirectory() as tmp:
             roots = {"this tree": ROOT}
             for revision in against:
-                roots[revision] = _danube_at(revision, Path(tmp) / revision)
+                roots[revision] = danube_at(revision, Path(tmp) / revision)
                 results[revision] = []
             for _ in range(rounds):
                 for name, root in roots.items():
