@@ -21,6 +21,7 @@ import pytest
 from danube_metrics._native import ffi, lib
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from test_report_property import topic_loads_of
 
 from danube_metrics import (
     LoadReport,
@@ -164,17 +165,7 @@ plain_names = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters='"\\'),
     max_size=24,
 )
-topic_loads = st.builds(
-    TopicLoad,
-    topic_name=plain_names,
-    message_rate=counts,
-    byte_rate=counts,
-    byte_rate_mbps=rates,
-    producer_count=counts,
-    consumer_count=counts,
-    subscription_count=counts,
-    backlog_messages=counts,
-)
+topic_loads = topic_loads_of(plain_names, counts, rates)
 pressures = st.one_of(
     st.none(),
     st.just(Pressure(*[None] * len(PRESSURE_FIELDS))),

@@ -58,17 +58,26 @@ def system_loads(draw: st.DrawFn) -> list[SystemLoad]:
     return [SystemLoad(r, draw(percents if r in PERCENT_RESOURCES else rates)) for r in chosen]
 
 
-topic_loads = st.builds(
-    TopicLoad,
-    topic_name=names,
-    message_rate=counts,
-    byte_rate=counts,
-    byte_rate_mbps=rates,
-    producer_count=counts,
-    consumer_count=counts,
-    subscription_count=counts,
-    backlog_messages=counts,
-)
+def topic_loads_of(
+    names: st.SearchStrategy[str],
+    counts: st.SearchStrategy[int],
+    rates: st.SearchStrategy[float],
+) -> st.SearchStrategy[TopicLoad]:
+    """TopicLoads of these names, counts and rates (tests/test_plain_report.py's too)."""
+    return st.builds(
+        TopicLoad,
+        topic_name=names,
+        message_rate=counts,
+        byte_rate=counts,
+        byte_rate_mbps=rates,
+        producer_count=counts,
+        consumer_count=counts,
+        subscription_count=counts,
+        backlog_messages=counts,
+    )
+
+
+topic_loads = topic_loads_of(names, counts, rates)
 
 
 # A report's pressure: none, or seven figures each None or in range (six percentages, then
